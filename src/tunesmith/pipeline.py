@@ -1,0 +1,201 @@
+"""The only module that knows the order of the stages: listen -> compose -> arrange -> render ->
+produce -> publish. Each stage is a pure function; this module wires them and reports progress."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tunesmith import __version__
+from tunesmith.score import Note, Score
+from tunesmith.theory import Key
+
+log = logging.getLogger(__name__)
+
+DEFAULT_STYLE = "pop-ballad"
+DEFAULT_SEED = 0
+SAMPLE_RATE = 44100
+STAGES = ("listen", "compose", "arrange", "render", "produce", "publish")
+
+Progress = Callable[[str, str], None]  # (stage, "start" | "done")
+
+
+def _noop(stage: str, event: str) -> None:
+    del stage, event
+
+
+@dataclass(slots=True)
+class Song:
+    """Everything a finished song is made of, before it is written to disk."""
+
+    score: Score
+    master: np.ndarray
+    stems: dict[str, np.ndarray]
+    info: dict[str, Any]
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SongRequest:
+    style: str = DEFAULT_STYLE
+    tempo_bpm: float | None = None
+    key: Key | None = None
+    length_s: float | None = None
+    seed: int = DEFAULT_SEED
+    master_target: str = "spotify"
+
+
+class _Timer:
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.timings: dict[str, float] = {}
+
+    def run(self, stage: str, fn: Callable[[], Any]) -> Any:
+        self.progress(stage, "start")
+        t0 = time.perf_counter()
+        result = fn()
+        self.timings[stage] = round(time.perf_counter() - t0, 3)
+        self.progress(stage, "done")
+        return result
+
+
+def song_from_audio(audio: np.ndarray, *, sample_rate: int, request: SongRequest,
+                    progress: Progress = _noop, source: dict[str, Any] | None = None) -> Song:
+    """Hum (mono float array) -> finished song in memory."""
+    from tunesmith import listen as listen_stage
+    from tunesmith.arrange import load_style
+
+    style = load_style(request.style)  # fail fast on an unknown style, before any work
+    timer = _Timer(progress)
+    heard = timer.run("listen", lambda: listen_stage.listen(audio, sample_rate=sample_rate))
+    info_in = dict(source or {})
+    info_in.update({
+        "sung_notes": len(heard.sung_notes),
+        "detected_key": heard.key.name,
+        "key_confidence": round(float(heard.key_confidence), 3),
+        "detected_tempo_bpm": round(float(heard.tempo_bpm), 2),
+        "tuning_cents": round(float(heard.tuning_cents), 1),
+    })
+    return _song_from_melody(heard.melody, key=heard.key, tempo_bpm=heard.tempo_bpm,
+                             beats_per_bar=heard.beats_per_bar, request=request, style=style,
+                             timer=timer, input_info=info_in)
+
+
+def song_from_melody(melody: Sequence[Note], *, key: Key, tempo_bpm: float, request: SongRequest,
+                     beats_per_bar: int = 4, progress: Progress = _noop) -> Song:
+    """A quantised melody (beats from its first downbeat) -> finished song in memory."""
+    from tunesmith.arrange import load_style
+
+    style = load_style(request.style)
+    timer = _Timer(progress)
+    progress("listen", "done")
+    return _song_from_melody(melody, key=key, tempo_bpm=tempo_bpm, beats_per_bar=beats_per_bar,
+                             request=request, style=style, timer=timer, input_info={})
+
+
+def _song_from_melody(melody: Sequence[Note], *, key: Key, tempo_bpm: float, beats_per_bar: int,
+                      request: SongRequest, style: Any, timer: _Timer,
+                      input_info: dict[str, Any]) -> Song:
+    from tunesmith.arrange import arrange
+    from tunesmith.compose import DEFAULT_LENGTH_S, compose, transpose_to_key
+    from tunesmith.produce import MasterTarget, MixTemplate, Stem, master, mix
+    from tunesmith.render import render
+
+    if request.tempo_bpm is not None:
+        song_tempo, beat_scale = float(request.tempo_bpm), 1.0
+    else:
+        song_tempo, beat_scale = style.fit_tempo(tempo_bpm)
+    if beat_scale != 1.0:
+        melody = [replace(n, start_beat=n.start_beat * beat_scale,
+                          duration_beats=n.duration_beats * beat_scale) for n in melody]
+    song_key = key
+    if request.key is not None and request.key != key:
+        melody = transpose_to_key(melody, source=key, target=request.key)
+        song_key = request.key
+    length_s = request.length_s or DEFAULT_LENGTH_S
+    lead = timer.run("compose", lambda: compose(
+        melody, key=song_key, tempo_bpm=song_tempo, beats_per_bar=beats_per_bar,
+        length_s=length_s, seed=request.seed))
+    score: Score = timer.run("arrange", lambda: arrange(lead, style, seed=request.seed))
+    rendered = timer.run("render", lambda: render(score, sample_rate=SAMPLE_RATE))
+
+    def produce() -> tuple[Any, Any]:
+        template = MixTemplate.from_dict(style.mix) if style.mix else MixTemplate.default()
+        stems = [Stem(name=s.name, role=s.role, audio=s.audio, pan=s.pan) for s in rendered]
+        mixed = mix(stems, sample_rate=SAMPLE_RATE, template=template)
+        mastered = master(mixed.audio, sample_rate=SAMPLE_RATE,
+                          target=MasterTarget.named(request.master_target))
+        return mixed, mastered
+
+    mixed, mastered = timer.run("produce", produce)
+    info = song_info(score, style_name=style.name, request=request, loudness=mastered.report.to_dict(),
+                     input_info=input_info, length_target_s=length_s)
+    return Song(score=score, master=mastered.audio, stems=dict(mixed.stems), info=info,
+                timings_s=timer.timings)
+
+
+def song_info(score: Score, *, style_name: str, request: SongRequest, loudness: dict[str, Any],
+              input_info: dict[str, Any], length_target_s: float) -> dict[str, Any]:
+    """The facts written to song.json."""
+    spb = score.seconds_per_beat
+    bpb = score.beats_per_bar
+    n_bars = int(np.ceil(max(s.end_beat for s in score.sections) / bpb))
+    flats = score.key.uses_flats
+    bars = []
+    for b in range(n_bars):
+        start, end = b * bpb, (b + 1) * bpb
+        symbols = [c.chord.symbol(flats=flats) for c in score.chords
+                   if c.start_beat < end - 1e-6 and c.end_beat > start + 1e-6]
+        bars.append({"bar": b + 1, "start_s": round(start * spb, 3), "chords": symbols})
+    return {
+        "tunesmith_version": __version__,
+        "style": style_name,
+        "seed": request.seed,
+        "tempo_bpm": round(score.tempo_bpm, 3),
+        "time_signature": f"{bpb}/4",
+        "swing": round(score.swing, 3),
+        "key": score.key.name,
+        "duration_s": round(score.duration_s, 3),
+        "length_target_s": round(length_target_s, 1),
+        "sections": [{"label": s.label, "kind": s.kind, "start_s": round(s.start_beat * spb, 3),
+                      "start_bar": int(s.start_beat // bpb) + 1,
+                      "bars": int(round(s.duration_beats / bpb)), "energy": s.energy}
+                     for s in score.sections],
+        "chords_per_bar": bars,
+        "chords": [{"start_beat": round(c.start_beat, 3), "end_beat": round(c.end_beat, 3),
+                    "symbol": c.chord.symbol(flats=flats)} for c in score.chords],
+        "tracks": [{"name": t.name, "role": t.role, "instrument": t.instrument,
+                    "program": t.program, "drums": t.is_drum, "notes": len(t.notes)}
+                   for t in score.tracks],
+        "master": {"target": request.master_target, **loudness},
+        "input": input_info,
+    }
+
+
+def write_song(song: Song, out_dir: Path, *, progress: Progress = _noop, overwrite: bool = False,
+               extra_files: dict[str, bytes] | None = None) -> Path:
+    from tunesmith.publish import write_bundle
+
+    progress("publish", "start")
+    t0 = time.perf_counter()
+    out = write_bundle(out_dir, score=song.score, master=song.master, stems=song.stems,
+                       sample_rate=SAMPLE_RATE, info=song.info, extra_files=extra_files,
+                       overwrite=overwrite)
+    song.timings_s["publish"] = round(time.perf_counter() - t0, 3)
+    progress("publish", "done")
+    return out
+
+
+def file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
