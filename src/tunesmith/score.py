@@ -338,13 +338,18 @@ def _chords_from_marks(marks: Sequence[tuple[float, str]]) -> list[Chord]:
 
 # ---------------------------------------------------------------- performed notes as MIDI
 
-def sung_notes_to_midi(notes: Iterable[SungNote], *, tempo_bpm: float = 120.0,
-                       program: int = 53, name: str = "melody") -> object:
-    """A MIDI file whose seconds equal the audio's seconds (one fixed tempo, no quantisation)."""
+SUNG_TICKS_PER_BEAT = 1000  # at 60 bpm: one tick per millisecond
+
+
+def sung_notes_to_midi(notes: Iterable[SungNote], *, program: int = 53,
+                       name: str = "melody") -> object:
+    """A MIDI file whose seconds equal the audio's seconds: 60 bpm, 1 tick = 1 ms, no
+    quantisation to a beat grid."""
     import mido
 
-    midi = mido.MidiFile(type=1, ticks_per_beat=TICKS_PER_BEAT)
-    ticks_per_s = TICKS_PER_BEAT * tempo_bpm / 60.0
+    tempo_bpm = 60.0
+    midi = mido.MidiFile(type=1, ticks_per_beat=SUNG_TICKS_PER_BEAT)
+    ticks_per_s = SUNG_TICKS_PER_BEAT * tempo_bpm / 60.0
     conductor = [(0, 0, mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(tempo_bpm)))]
     midi.tracks.append(_abs_events_to_track("conductor", conductor))
     events: list[tuple[int, int, object]] = [(0, 0, mido.Message("program_change", channel=0, program=program))]

@@ -91,6 +91,7 @@ class FluidSynthRenderer:
                                       ctypes.c_void_p, ctypes.c_int, ctypes.c_int,
                                       ctypes.c_void_p, ctypes.c_int, ctypes.c_int]
         self._write_float.restype = ctypes.c_int
+        self._written = 0
 
     def close(self) -> None:
         self._synth.delete()
@@ -101,13 +102,23 @@ class FluidSynthRenderer:
         left = out[0].ctypes.data
         right = out[1].ctypes.data
         self._write_float(self._synth.synth, end - start, left, start, 1, right, start, 1)
+        self._written += end - start
 
     def render_track(self, track: Track, score: Score, *, sample_rate: int,
                      n_samples: int) -> np.ndarray:
         if sample_rate != self.sample_rate:
             raise RenderError("renderer sample rate does not match the request")
         synth = self._synth
+        # Silence every voice of the previous track (release tails would leak into this stem),
+        # reset controllers, and flush one block so this stem starts from a clean synth.
+        for c in range(16):
+            synth.all_sounds_off(c)
         synth.system_reset()
+        # FluidSynth applies events at its 64-sample block boundaries: realign the block clock so
+        # a stem is identical whatever was rendered before it (serial or parallel).
+        flush = 4096 + (-self._written) % 64
+        scratch = np.zeros((2, flush), dtype=np.float32)
+        self._write(scratch, 0, flush)
         ch = 9 if track.is_drum else 0
         bank = 128 if track.is_drum else 0
         if synth.program_select(ch, self._sfid, bank, track.program) != 0 and track.is_drum:
