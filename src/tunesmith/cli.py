@@ -33,7 +33,7 @@ _STAGE_TEXT = {
 
 
 def _fail(message: str) -> typer.Exit:
-    console.print(f"[bold red]error:[/] {message}", highlight=False)
+    console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(EXIT_BAD_INPUT)
 
 
@@ -109,7 +109,7 @@ def _summary(song: Any, out: Path) -> None:
     m = info["master"]
     console.print(
         f"[bold green]Done:[/] {out}  ·  {info['style']}, {info['key']}, {info['tempo_bpm']:g} bpm, "
-        f"{info['duration_s'] / 60:.0f}:{info['duration_s'] % 60:04.1f}  ·  "
+        f"{int(info['duration_s'] // 60)}:{info['duration_s'] % 60:04.1f}  ·  "
         f"{m['integrated_lufs']:.1f} LUFS, true peak {m['true_peak_dbtp']:.1f} dBTP", highlight=False)
     console.print("  sections: " + " ".join(s["label"] for s in info["sections"]), highlight=False)
 

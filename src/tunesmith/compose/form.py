@@ -43,7 +43,10 @@ def plan_form(*, chorus_bars: int, seconds_per_bar: float, target_s: float) -> l
     are added while they bring the song closer to the target. Sections shrink for short targets."""
     verse = max(chorus_bars, 8)
     candidates: list[list[tuple[str, int]]] = []
+    shrunk: set[int] = set()
     for intro, v, c, outro in ((4, verse, chorus_bars, 4), (2, max(4, verse // 2), chorus_bars, 2)):
+        if intro == 2:
+            shrunk.update(range(len(candidates), len(candidates) + 5))
         core = [("intro", intro), ("verse", v), ("chorus", c), ("verse", v), ("chorus", c),
                 ("outro", outro)]
         candidates.append(core)
@@ -68,5 +71,11 @@ def plan_form(*, chorus_bars: int, seconds_per_bar: float, target_s: float) -> l
     def length(form: list[tuple[str, int]]) -> float:
         return sum(b for _, b in form) * seconds_per_bar
 
-    best = min(candidates, key=lambda f: (abs(length(f) - target_s), -len(f)))
+    def cost(i: int) -> tuple[float, int]:
+        # Full-size sections (4-bar intro, 8-bar verses) are preferred: short ones only win
+        # when the target is clearly too short for them.
+        miss = abs(length(candidates[i]) - target_s)
+        return (miss + (0.12 * target_s if i in shrunk else 0.0), -len(candidates[i]))
+
+    best = candidates[min(range(len(candidates)), key=cost)]
     return _label(best)

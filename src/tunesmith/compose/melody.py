@@ -34,10 +34,22 @@ def make_hook(melody: Sequence[Note], *, beats_per_bar: int, key: Key) -> Hook:
     limit = bars * beats_per_bar
     notes = [replace(n, duration_beats=min(n.duration_beats, limit - n.start_beat))
              for n in body if n.start_beat < limit]
+    notes = legato(notes, max_gap_beats=0.5)
+    pickup = legato(pickup, max_gap_beats=0.5)
     shift = _octave_shift([*notes, *pickup])
     notes = [replace(n, pitch=n.pitch + shift) for n in notes]
     pickup = [replace(n, pitch=n.pitch + shift) for n in pickup]
     return Hook(tuple(notes), tuple(pickup), bars)
+
+
+def legato(notes: Sequence[Note], *, max_gap_beats: float) -> list[Note]:
+    """Close the small breath gaps a singer leaves between notes of a phrase."""
+    out = list(notes)
+    for i in range(len(out) - 1):
+        gap = out[i + 1].start_beat - out[i].end_beat
+        if 0 < gap <= max_gap_beats:
+            out[i] = replace(out[i], duration_beats=out[i + 1].start_beat - out[i].start_beat)
+    return out
 
 
 def _octave_shift(notes: Sequence[Note]) -> int:

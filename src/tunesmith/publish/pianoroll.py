@@ -31,7 +31,10 @@ def draw_pianoroll(score: Score, path: Path, *, title: str = "") -> None:
         polys = [[(n.start_beat * spb, n.pitch - 0.4), (n.end_beat * spb, n.pitch - 0.4),
                   (n.end_beat * spb, n.pitch + 0.4), (n.start_beat * spb, n.pitch + 0.4)]
                  for n in t.notes]
-        coll = PolyCollection(polys, facecolors=colour, edgecolors="none", alpha=0.85,
+        on_top = t.role == "melody"
+        coll = PolyCollection(polys, facecolors=colour, alpha=1.0 if on_top else 0.75,
+                              edgecolors="black" if on_top else "none", linewidths=0.6,
+                              zorder=3 if on_top else 2,
                               label=f"{t.name} ({t.instrument})" if t.instrument else t.name)
         ax.add_collection(coll)
         handles.append(coll)

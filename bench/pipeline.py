@@ -1,0 +1,53 @@
+"""Time hum -> finished 3-minute song, per stage and overall, as x real time.
+
+Runs the whole pipeline on the built-in synthesised demo hum once to warm up (imports, SoundFont
+load, caches), then N timed runs. Target (issue 2): under 10 s for a 3-minute song on 2 cores.
+
+    python bench/pipeline.py [--runs 3] [--style pop-ballad] [--length 3:00]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from tunesmith import humsynth, pipeline
+from tunesmith.cli import parse_length
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--style", default="pop-ballad")
+    ap.add_argument("--length", default="3:00")
+    args = ap.parse_args()
+    sr = pipeline.SAMPLE_RATE
+    hum = humsynth.synthesize_hum(humsynth.demo_melody(seed=0), sample_rate=sr, seed=0)
+    request = pipeline.SongRequest(style=args.style, length_s=parse_length(args.length), seed=0)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for run in range(args.runs + 1):
+            t0 = time.perf_counter()
+            song = pipeline.song_from_audio(hum, sample_rate=sr, request=request)
+            pipeline.write_song(song, Path(tmp) / f"run{run}")
+            total = time.perf_counter() - t0
+            if run == 0:
+                print(f"warm-up run: {total:.2f} s")
+                continue
+            rows.append((total, dict(song.timings_s), song.info["duration_s"]))
+    duration = rows[0][2]
+    print(f"\nstyle {args.style}, song length {duration:.1f} s, {args.runs} timed runs (median)")
+    print(f"{'stage':<10} {'seconds':>8} {'x real time':>12}")
+    for stage in pipeline.STAGES:
+        t = statistics.median(r[1].get(stage, 0.0) for r in rows)
+        print(f"{stage:<10} {t:8.2f} {duration / max(t, 1e-9):12.0f}")
+    total = statistics.median(r[0] for r in rows)
+    print(f"{'total':<10} {total:8.2f} {duration / total:12.1f}")
+    print(f"target: under 10 s for a 3-minute song -> {'PASS' if total < 10 else 'FAIL'}")
+
+
+if __name__ == "__main__":
+    main()
