@@ -137,6 +137,25 @@ def test_silence(tmp_path):
     _assert_clean_failure(res, tmp_path, out, "silent")
 
 
+def test_noise_without_melody(tmp_path):
+    noisy = tmp_path / "noise.wav"
+    sf.write(noisy, np.random.default_rng(0).normal(0, 0.2, SR * 4), SR)
+    out = tmp_path / "out"
+    res = runner.invoke(app, ["hum", str(noisy), "-o", str(out)])
+    _assert_clean_failure(res, tmp_path, out, "no sung or hummed notes")
+
+
+def test_too_long_audio(tmp_path, monkeypatch):
+    from tunesmith import listen
+
+    monkeypatch.setattr(listen, "MAX_INPUT_DURATION_S", 2.0, raising=False)
+    long_file = tmp_path / "long.flac"
+    sf.write(long_file, np.zeros(SR * 3), SR)
+    out = tmp_path / "out"
+    res = runner.invoke(app, ["hum", str(long_file), "-o", str(out)])
+    _assert_clean_failure(res, tmp_path, out, "long")
+
+
 def test_unknown_style(tmp_path, hum_file):
     out = tmp_path / "out"
     res = runner.invoke(app, ["hum", str(hum_file), "--style", "polka", "-o", str(out)])

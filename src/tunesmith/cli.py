@@ -136,7 +136,7 @@ def hum(
         request = _song_request(style, tempo, key, length, seed)
         load_style(request.style)
         prepare_out_dir(out_dir, overwrite=overwrite)
-        audio, sr = listen.load_audio(input_audio)
+        audio, sr = listen.load_audio(input_audio, max_duration_s=listen.MAX_INPUT_DURATION_S)
         source = {"file": input_audio.name, "sha256": pipeline.file_digest(input_audio),
                   "duration_s": round(len(audio) / sr, 3)}
         with _progress(pipeline.STAGES) as report:
@@ -195,7 +195,7 @@ def transcribe(
             raise TunesmithError(f"{out} is a folder; give a file name like melody.mid")
         if not target.parent.is_dir() or not os.access(target.parent, os.W_OK):
             raise TunesmithError(f"cannot write to {target.parent}")
-        audio, sr = listen.load_audio(input_audio)
+        audio, sr = listen.load_audio(input_audio, max_duration_s=listen.MAX_INPUT_DURATION_S)
         with console.status("Transcribing"):
             notes = listen.transcribe(audio, sample_rate=sr)
         midi = sung_notes_to_midi(notes)

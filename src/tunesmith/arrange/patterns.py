@@ -69,9 +69,10 @@ def _hits(part: Part, section: Section, ctx: Context) -> list[tuple[float, float
             bar_hits.append((bar + step / STEPS_PER_BEAT, length / STEPS_PER_BEAT))
         # Re-strike at chord changes that fall between hits.
         for c in ctx.chords:
-            if bar < c.start_beat < bar + bpb and not any(abs(h[0] - c.start_beat) < 1e-6 for h in bar_hits):
-                if part.pattern in ("block", "pad", "power", "strum", "rootless"):
-                    bar_hits.append((c.start_beat, bar + bpb - c.start_beat))
+            restrike = part.pattern in ("block", "pad", "power", "strum", "rootless")
+            if (restrike and bar < c.start_beat < bar + bpb
+                    and not any(abs(h[0] - c.start_beat) < 1e-6 for h in bar_hits)):
+                bar_hits.append((c.start_beat, bar + bpb - c.start_beat))
         for start, length in sorted(bar_hits):
             c = ctx.chord_at(start)
             if c is None:
