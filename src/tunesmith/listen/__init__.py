@@ -1,0 +1,99 @@
+"""The `listen` stage: a recording of one voice becomes notes, tempo and key.
+
+    audio ──transcribe──► SungNotes (seconds, fractional MIDI)
+                             ├─ estimate_key ──► Key
+                             ├─ estimate_tempo ─► tempo + first downbeat
+                             └─ quantize ──────► Notes (beats, integer MIDI)
+
+`listen()` runs all of it; each step is also usable on its own. File reading lives in
+`load_audio`; everything else takes arrays and an explicit `sample_rate`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from tunesmith.listen.audio import MAX_INPUT_DURATION_S, load_audio
+from tunesmith.listen.key import KeyEstimate, estimate_key
+from tunesmith.listen.quantization import (
+    DEFAULT_GRID_BEATS,
+    QuantizeError,
+    note_velocities,
+    quantize,
+)
+from tunesmith.listen.tempo import TempoEstimate, estimate_downbeat, estimate_tempo
+from tunesmith.listen.transcriber import transcribe
+from tunesmith.listen.tuning import estimate_tuning_cents
+from tunesmith.score import Note, SungNote
+from tunesmith.theory import Key
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "DEFAULT_GRID_BEATS",
+    "MAX_INPUT_DURATION_S",
+    "KeyEstimate",
+    "Listening",
+    "QuantizeError",
+    "TempoEstimate",
+    "estimate_downbeat",
+    "estimate_key",
+    "estimate_tempo",
+    "estimate_tuning_cents",
+    "listen",
+    "load_audio",
+    "quantize",
+    "transcribe",
+]
+
+
+@dataclass
+class Listening:
+    """What `listen` heard: raw performed notes, the quantised melody and the musical context."""
+
+    sung_notes: list[SungNote]
+    melody: list[Note]
+    key: Key
+    key_confidence: float
+    tempo_bpm: float
+    downbeat_s: float
+    tuning_cents: float
+    beats_per_bar: int = 4
+    tempo_confidence: float = 0.0
+    grid_beats: float = DEFAULT_GRID_BEATS
+
+
+def listen(audio: np.ndarray, *, sample_rate: int, tempo_bpm: float | None = None,
+           key: Key | None = None, beats_per_bar: int = 4,
+           grid_beats: float = DEFAULT_GRID_BEATS) -> Listening:
+    """Transcribe a hummed/sung/whistled melody and place it in time and key.
+
+    A `tempo_bpm` or `key` given by the user replaces the estimate (confidence 1).
+    Raises NoMelodyError when nothing melodic is heard, InputAudioError for unusable audio.
+    """
+    sung = transcribe(audio, sample_rate=sample_rate)
+    tuning = estimate_tuning_cents(sung)
+    if key is None:
+        found = estimate_key(sung)
+        key, key_confidence = found.key, found.confidence
+    else:
+        key_confidence = 1.0
+    if tempo_bpm is None:
+        tempo = estimate_tempo(sung, beats_per_bar=beats_per_bar)
+    else:
+        if tempo_bpm <= 0:
+            raise QuantizeError(f"the tempo must be a positive number of beats per minute, not {tempo_bpm}")
+        downbeat = estimate_downbeat(sung, tempo_bpm=tempo_bpm, beats_per_bar=beats_per_bar)
+        tempo = TempoEstimate(float(tempo_bpm), downbeat, 1.0)
+    velocities = note_velocities(audio, sample_rate=sample_rate, notes=sung)
+    melody = quantize(sung, tempo_bpm=tempo.tempo_bpm, downbeat_s=tempo.downbeat_s,
+                      grid_beats=grid_beats, tuning_cents=tuning, velocities=velocities)
+    log.info("heard %d notes: %s, %.1f bpm, tuning %+.0f cents", len(sung), key.name,
+             tempo.tempo_bpm, tuning)
+    return Listening(sung_notes=sung, melody=melody, key=key, key_confidence=key_confidence,
+                     tempo_bpm=tempo.tempo_bpm, downbeat_s=tempo.downbeat_s, tuning_cents=tuning,
+                     beats_per_bar=beats_per_bar, tempo_confidence=tempo.confidence,
+                     grid_beats=grid_beats)

@@ -1,0 +1,227 @@
+"""Monophonic pitch tracking: a pYIN-style tracker in NumPy.
+
+1. YIN's cumulative-mean-normalised difference function (CMNDF), computed for blocks of frames
+   at once with FFT cross-correlation.
+2. Every trough of the CMNDF is a pitch candidate. As in pYIN, the YIN threshold is not one
+   number but a Beta distribution: a trough's probability is the chance that it is the first
+   trough under the threshold, `F(min of the earlier troughs) - F(its own value)`.
+3. A Viterbi pass over (the best few candidates + "unvoiced") per frame picks a smooth path:
+   pitch jumps cost in proportion to their size in semitones, voicing changes cost a constant.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+INTERNAL_SAMPLE_RATE = 16000
+HOP_S = 0.01
+FMIN_HZ = 60.0
+FMAX_HZ = 3200.0
+WINDOW_S = 0.03  # YIN integration window
+MAX_CANDIDATES = 4
+THRESHOLD_BETA = (2.0, 8.0)  # Beta(a, b) distribution of the YIN threshold (mean 0.2)
+SILENCE_DB = -60.0  # frames quieter than this (dBFS) are never voiced
+FLOOR_BELOW_PEAK_DB = 45.0  # nor are frames this far below the recording's loud level
+JUMP_COST_PER_SEMITONE = 0.35
+VOICING_SWITCH_COST = 4.0
+UNVOICED_BIAS = 0.0
+BLOCK_FRAMES = 2048
+BRIGHT_BAND_HZ = (3000.0, 7500.0)
+OCTAVE_RATIO = 0.3  # a trough at twice the lag this much deeper wins (see _prefer_lower_octave)
+OCTAVE_FLOOR = 0.04
+OCTAVE_SEARCH = 2
+SPECTRUM_SIZE = 512
+
+
+@dataclass(frozen=True)
+class PitchTrack:
+    """Frame-wise analysis: times (frame centres, s), f0 as fractional MIDI (NaN = unvoiced),
+    voicing probability 0-1 and loudness in dBFS, all the same length."""
+
+    times_s: np.ndarray
+    midi: np.ndarray
+    voicing: np.ndarray
+    loudness_db: np.ndarray
+    hop_s: float
+    brightness_db: np.ndarray  # energy above BRIGHT_BAND_HZ[0]: consonants dip it
+    best_midi: np.ndarray  # the most likely candidate of every frame, voiced or not (NaN: none)
+
+    @property
+    def voiced(self) -> np.ndarray:
+        return ~np.isnan(self.midi)
+
+
+def hz_to_midi(hz: np.ndarray | float) -> np.ndarray:
+    return 69.0 + 12.0 * np.log2(np.asarray(hz, dtype=np.float64) / 440.0)
+
+
+def prepare(audio: np.ndarray, *, sample_rate: int) -> np.ndarray:
+    """A mono signal resampled to INTERNAL_SAMPLE_RATE (soxr) and high-passed at 40 Hz."""
+    import soxr
+    from scipy.signal import butter, sosfiltfilt
+
+    x = np.asarray(audio, dtype=np.float32)
+    if sample_rate != INTERNAL_SAMPLE_RATE:
+        x = soxr.resample(x, sample_rate, INTERNAL_SAMPLE_RATE)
+    if x.size > 64:
+        sos = butter(2, 40.0, btype="highpass", fs=INTERNAL_SAMPLE_RATE, output="sos")
+        x = sosfiltfilt(sos, x).astype(np.float32)
+    return x
+
+
+def track_pitch(x: np.ndarray, *, fmin_hz: float = FMIN_HZ, fmax_hz: float = FMAX_HZ) -> PitchTrack:
+    """Track f0 of `x` (already at INTERNAL_SAMPLE_RATE, see `prepare`)."""
+    sr = INTERNAL_SAMPLE_RATE
+    hop = int(round(HOP_S * sr))
+    win = int(round(WINDOW_S * sr))
+    max_lag = int(np.ceil(sr / fmin_hz)) + 1
+    min_lag = max(2, int(np.floor(sr / fmax_hz)))
+    frame_len = win + max_lag
+    n_frames = max(1, int(np.ceil(len(x) / hop)))
+    pad_left = frame_len // 2
+    padded = np.zeros(n_frames * hop + frame_len + 1, dtype=np.float32)
+    padded[pad_left:pad_left + len(x)] = x[: len(padded) - pad_left]
+
+    cand_midi = np.full((n_frames, MAX_CANDIDATES), np.nan)
+    cand_prob = np.zeros((n_frames, MAX_CANDIDATES))
+    power = np.zeros(n_frames)
+    bright = np.zeros(n_frames)
+    spec_win = np.hanning(SPECTRUM_SIZE)
+    freqs = np.fft.rfftfreq(SPECTRUM_SIZE, 1.0 / sr)
+    band = (freqs >= BRIGHT_BAND_HZ[0]) & (freqs < BRIGHT_BAND_HZ[1])
+    for start in range(0, n_frames, BLOCK_FRAMES):
+        stop = min(n_frames, start + BLOCK_FRAMES)
+        frames = np.lib.stride_tricks.sliding_window_view(
+            padded[start * hop: (stop - 1) * hop + frame_len], frame_len)[::hop]
+        cmndf, diff = _cmndf(frames.astype(np.float64), win=win, max_lag=max_lag)
+        m, p = _candidates(cmndf, diff, min_lag=min_lag)
+        cand_midi[start:stop] = hz_to_midi(sr / m)
+        cand_prob[start:stop] = p
+        centre = frames[:, (frame_len - win) // 2: (frame_len + win) // 2]
+        power[start:stop] = np.mean(centre.astype(np.float64) ** 2, axis=1)
+        c = (frame_len - SPECTRUM_SIZE) // 2
+        spec = np.fft.rfft(frames[:, c:c + SPECTRUM_SIZE] * spec_win, axis=1)
+        bright[start:stop] = np.sum(np.abs(spec[:, band]) ** 2, axis=1) / np.sum(spec_win ** 2)
+
+    loud = 10.0 * np.log10(power + 1e-12)
+    peak = np.percentile(loud, 95) if loud.size else 0.0
+    quiet = (loud < SILENCE_DB) | (loud < peak - FLOOR_BELOW_PEAK_DB)
+    cand_prob[quiet] = 0.0
+    path = _viterbi(cand_midi, cand_prob)
+    midi = np.where(path >= 0, np.take_along_axis(
+        cand_midi, np.maximum(path, 0)[:, None], axis=1)[:, 0], np.nan)
+    times = np.arange(n_frames) * HOP_S
+    bright_db = 10.0 * np.log10(bright / SPECTRUM_SIZE + 1e-12)
+    best = np.take_along_axis(cand_midi, np.argmax(cand_prob, axis=1)[:, None], axis=1)[:, 0]
+    best[cand_prob.max(axis=1) <= 0] = np.nan
+    return PitchTrack(times, midi, cand_prob.sum(axis=1), loud, HOP_S, bright_db, best)
+
+
+def _cmndf(frames: np.ndarray, *, win: int, max_lag: int) -> tuple[np.ndarray, np.ndarray]:
+    """YIN difference d(tau) and its cumulative-mean-normalised form d'(tau), tau = 0..max_lag."""
+    n_fft = 1 << int(np.ceil(np.log2(frames.shape[1])))  # lags <= max_lag never wrap
+    spec = np.fft.rfft(frames, n_fft, axis=1)
+    head = np.fft.rfft(frames[:, :win], n_fft, axis=1)
+    corr = np.fft.irfft(spec * np.conj(head), n_fft, axis=1)[:, : max_lag + 1]
+    sq = np.cumsum(np.concatenate([np.zeros((len(frames), 1)), frames ** 2], axis=1), axis=1)
+    energy_tau = sq[:, win: win + max_lag + 1] - sq[:, : max_lag + 1]
+    diff = sq[:, win: win + 1] + energy_tau - 2.0 * corr
+    diff[:, 0] = 0.0
+    np.maximum(diff, 0.0, out=diff)
+    cum = np.cumsum(diff[:, 1:], axis=1)
+    taus = np.arange(1, max_lag + 1)
+    out = np.ones_like(diff)
+    out[:, 1:] = diff[:, 1:] * taus / np.maximum(cum, 1e-12)
+    return out, diff
+
+
+def _candidates(cmndf: np.ndarray, diff: np.ndarray, *,
+                min_lag: int) -> tuple[np.ndarray, np.ndarray]:
+    """Up to MAX_CANDIDATES troughs per frame: (lag interpolated on d, pYIN probability)."""
+    from scipy.special import betainc
+
+    d = cmndf
+    n, m = d.shape
+    mid = d[:, 1:-1]
+    trough = np.zeros_like(d, dtype=bool)
+    trough[:, 1:-1] = (mid < d[:, :-2]) & (mid <= d[:, 2:])
+    trough[:, :min_lag] = False
+    vals = np.where(trough, d, np.inf)
+    earlier = np.minimum.accumulate(vals, axis=1)
+    prev_min = np.concatenate([np.full((n, 1), np.inf), earlier[:, :-1]], axis=1)
+    a, b = THRESHOLD_BETA
+    cdf_prev = betainc(a, b, np.clip(prev_min, 0.0, 1.0))
+    cdf_here = betainc(a, b, np.clip(np.where(trough, d, 1.0), 0.0, 1.0))
+    mass = np.where(trough, np.maximum(cdf_prev - cdf_here, 0.0), 0.0)
+
+    k = MAX_CANDIDATES
+    idx = np.argpartition(-mass, k - 1, axis=1)[:, :k]
+    prob = np.take_along_axis(mass, idx, axis=1)
+    rows = np.arange(n)[:, None]
+    idx = _prefer_lower_octave(d, idx, rows)
+    i = np.clip(idx, 1, m - 2)
+    y0, y1, y2 = diff[rows, i - 1], diff[rows, i], diff[rows, i + 1]
+    denom = y0 - 2.0 * y1 + y2
+    shift = np.where(np.abs(denom) > 1e-12, 0.5 * (y0 - y2) / np.where(denom == 0, 1, denom), 0.0)
+    lag = i + np.clip(shift, -0.5, 0.5)
+    lag = np.where(prob > 1e-4, lag, np.nan)
+    prob = np.where(prob > 1e-4, prob, 0.0)
+    return lag, prob
+
+
+def _prefer_lower_octave(d: np.ndarray, idx: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Move a candidate to twice its lag when the CMNDF is much deeper there: the true period
+    is the longer one and a strong second harmonic (e.g. under the first formant) fooled YIN.
+    Trough depths are compared at the best integer lag of each (aperiodicity such as shimmer
+    makes both troughs shallow: only a much deeper one counts)."""
+    m = d.shape[1]
+    here = np.minimum(d[rows, np.clip(idx, 0, m - 1)], d[rows, np.clip(idx + 1, 0, m - 1)])
+    here = np.minimum(here, d[rows, np.clip(idx - 1, 0, m - 1)])
+    best_j = np.zeros_like(idx)
+    best_v = np.full(idx.shape, np.inf)
+    for off in range(-OCTAVE_SEARCH, OCTAVE_SEARCH + 1):
+        j = 2 * idx + off
+        v = np.where((j >= 1) & (j < m - 1), d[rows, np.clip(j, 0, m - 1)], np.inf)
+        better = v < best_v
+        best_v = np.where(better, v, best_v)
+        best_j = np.where(better, j, best_j)
+    move = (here > OCTAVE_FLOOR) & (best_v < OCTAVE_RATIO * here)
+    return np.where(move, best_j, idx)
+
+
+def _viterbi(cand_midi: np.ndarray, cand_prob: np.ndarray) -> np.ndarray:
+    """Best path over states (candidate 0..K-1, unvoiced = K). Returns candidate index or -1."""
+    n, k = cand_prob.shape
+    eps = 1e-6
+    voiced_ll = np.log(cand_prob + eps)
+    voiced_ll[cand_prob <= 0] = -np.inf
+    unvoiced_ll = np.log(np.clip(1.0 - cand_prob.sum(axis=1), eps, 1.0)) + UNVOICED_BIAS
+    ll = np.concatenate([voiced_ll, unvoiced_ll[:, None]], axis=1)
+    filled = np.nan_to_num(cand_midi, nan=0.0)
+    back = np.zeros((n, k + 1), dtype=np.int16)
+    score = ll[0].copy()
+    switch = np.full(k, -VOICING_SWITCH_COST)
+    for t in range(1, n):
+        jump = np.abs(filled[t][:, None] - filled[t - 1][None, :]) * -JUMP_COST_PER_SEMITONE
+        from_v = jump + score[None, :k]  # (to, from)
+        best_v = np.argmax(from_v, axis=1)
+        v_score = from_v[np.arange(k), best_v]
+        via_u = score[k] - VOICING_SWITCH_COST
+        use_u = via_u > v_score
+        new = np.empty(k + 1)
+        new[:k] = np.where(use_u, via_u, v_score) + ll[t, :k]
+        back[t, :k] = np.where(use_u, k, best_v)
+        u_from = np.concatenate([score[:k] + switch, score[k:]])
+        back[t, k] = int(np.argmax(u_from))
+        new[k] = u_from[back[t, k]] + ll[t, k]
+        score = new
+    path = np.empty(n, dtype=np.int64)
+    path[-1] = int(np.argmax(score))
+    for t in range(n - 1, 0, -1):
+        path[t - 1] = back[t, path[t]]
+    return np.where(path == k, -1, path)
