@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from tunesmith.config import DEFAULT_LENGTH_S, DEFAULT_SEED, DEFAULT_STYLE
 from tunesmith.errors import TunesmithError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -98,7 +99,7 @@ def _song_request(style: str, tempo: float | None, key: str | None, length: str 
 StyleOpt = Annotated[str, typer.Option("--style", "-s", help="Style name (see `tunesmith styles`).")]
 TempoOpt = Annotated[float | None, typer.Option("--tempo", help="Song tempo in BPM (default: from the hum and style).")]
 KeyOpt = Annotated[str | None, typer.Option("--key", help="Song key, e.g. C, Am, 'F# major' (default: the hum's).")]
-LengthOpt = Annotated[str | None, typer.Option("--length", help="Song length, e.g. 2:30 (default 2:30).")]
+LengthOpt = Annotated[str | None, typer.Option("--length", help=f"Song length, e.g. 3:10 (default {int(DEFAULT_LENGTH_S // 60)}:{int(DEFAULT_LENGTH_S % 60):02d}).")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed: same input and seed, same song.")]
 OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Replace OUT_DIR if it is not empty.")]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Log what each stage decides.")]
@@ -118,11 +119,11 @@ def _summary(song: Any, out: Path) -> None:
 def hum(
     input_audio: Annotated[Path, typer.Argument(help="A recorded hum or sung melody (WAV/FLAC/MP3/OGG).")],
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for the finished song.")],
-    style: StyleOpt = "pop-ballad",
+    style: StyleOpt = DEFAULT_STYLE,
     tempo: TempoOpt = None,
     key: KeyOpt = None,
     length: LengthOpt = None,
-    seed: SeedOpt = 0,
+    seed: SeedOpt = DEFAULT_SEED,
     overwrite: OverwriteOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
@@ -149,8 +150,8 @@ def hum(
 @app.command()
 def demo(
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for the demo song.")] = DEMO_OUT,
-    style: StyleOpt = "pop-ballad",
-    seed: SeedOpt = 0,
+    style: StyleOpt = DEFAULT_STYLE,
+    seed: SeedOpt = DEFAULT_SEED,
     verbose: VerboseOpt = False,
 ) -> None:
     """Make a song from the built-in hum (synthesised, no input file needed)."""

@@ -128,7 +128,7 @@ def _pitch_and_envelope(notes: Sequence[SungNote], t: np.ndarray, v: Vowel,
         nxt = notes[i + 1] if i + 1 < len(notes) else None
         stop = max(a + 1, int(nxt.onset_s * sample_rate)) if nxt else t.size
         local = t[a:stop] - note.onset_s
-        contour = np.full(local.size, note.pitch)
+        contour = np.full(local.size, float(note.pitch))
         contour -= SCOOP_CENTS / 100.0 * np.exp(-local / (SCOOP_S / 3.0))
         depth = vibrato_cents / 100.0 * rng.uniform(0.8, 1.2)
         rate = VIBRATO_RATE_HZ * rng.uniform(0.93, 1.07)

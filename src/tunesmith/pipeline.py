@@ -14,14 +14,12 @@ from typing import Any
 import numpy as np
 
 from tunesmith import __version__
+from tunesmith.config import DEFAULT_MASTER_TARGET, DEFAULT_SEED, DEFAULT_STYLE, SAMPLE_RATE
 from tunesmith.score import Note, Score
 from tunesmith.theory import Key
 
 log = logging.getLogger(__name__)
 
-DEFAULT_STYLE = "pop-ballad"
-DEFAULT_SEED = 0
-SAMPLE_RATE = 44100
 STAGES = ("listen", "compose", "arrange", "render", "produce", "publish")
 
 Progress = Callable[[str, str], None]  # (stage, "start" | "done")
@@ -49,7 +47,7 @@ class SongRequest:
     key: Key | None = None
     length_s: float | None = None
     seed: int = DEFAULT_SEED
-    master_target: str = "spotify"
+    master_target: str = DEFAULT_MASTER_TARGET
 
 
 class _Timer:
@@ -112,6 +110,7 @@ def _song_from_melody(melody: Sequence[Note], *, key: Key, tempo_bpm: float, bea
         song_tempo, beat_scale = float(request.tempo_bpm), 1.0
     else:
         song_tempo, beat_scale = style.fit_tempo(tempo_bpm)
+        song_tempo = float(round(song_tempo))  # a whole-number tempo, as a DAW session would have
     if beat_scale != 1.0:
         melody = [replace(n, start_beat=n.start_beat * beat_scale,
                           duration_beats=n.duration_beats * beat_scale) for n in melody]

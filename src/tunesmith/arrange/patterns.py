@@ -228,7 +228,14 @@ def _walking(part: Part, section: Section, ctx: Context, rng: np.random.Generato
             tones = [(chord.chord.root + i) % 12 for i in CHORD_QUALITIES[chord.chord.quality]]
             scale_step = [p for p in range(part.low, part.high + 1)
                           if p % 12 in tones and prev is not None and 0 < abs(p - prev) <= 5]
-            pitch = int(rng.choice(scale_step)) if scale_step else root + 7
+            if scale_step:
+                # Step through chord tones, pulled back toward the middle of the register so the
+                # line does not drift to an extreme.
+                centre = (part.low + part.high) / 2 - 2
+                w = np.exp(-np.abs(np.array(scale_step) - centre) / 5.0)
+                pitch = int(rng.choice(scale_step, p=w / w.sum()))
+            else:
+                pitch = root + 7
         pitch = int(np.clip(pitch, part.low, part.high))
         notes.append(Note(beat, 0.92, pitch, vel + (8 if abs((beat - start) % 2) < 1e-6 else 0)))
         prev = pitch

@@ -22,13 +22,13 @@ from tunesmith.compose.melody import (
     remove_overlaps,
     verse_melody,
 )
+from tunesmith.config import DEFAULT_LENGTH_S
 from tunesmith.errors import TunesmithError
 from tunesmith.score import Chord, Note, Score, Section, Track
 from tunesmith.theory import Key
 
 log = logging.getLogger(__name__)
 
-DEFAULT_LENGTH_S = 150.0
 MIN_LENGTH_S = 20.0
 MAX_LENGTH_S = 900.0
 

@@ -43,7 +43,7 @@ def draw_pianoroll(score: Score, path: Path, *, title: str = "") -> None:
     ax.set_xlim(0, score.duration_s + 0.5)
     ax.set_ylabel("MIDI pitch")
     if handles:
-        ax.legend(handles=handles, loc="upper right", fontsize=8, ncol=min(len(handles), 6))
+        ax.legend(handles=handles, loc="lower right", fontsize=8, ncol=min(len(handles), 6))
     axes_all = [a[0] for a in axes]
     if drums:
         dax = axes[1][0]
