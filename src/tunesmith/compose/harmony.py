@@ -106,7 +106,7 @@ def harmonize(melody: Sequence[Note], *, key: Key, start_beat: float, n_bars: in
     for i, ci in enumerate(cands):
         for j, cj in enumerate(cands):
             trans_bar[i, j] = 0.8 * _TRANSITIONS.get((ci.roman, cj.roman), 0.0) - (0.5 if i == j else 0.0)
-    trans_mid = trans_bar - 1.6  # a change in the middle of a bar must earn its place
+    trans_mid = trans_bar - 0.8  # a change in the middle of a bar must earn its place
     np.fill_diagonal(trans_mid, 0.0)
     # Cadence shaping.
     tonic_idx = [j for j, c in enumerate(cands) if c.roman in _TONIC]
