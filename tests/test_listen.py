@@ -114,6 +114,23 @@ def test_repeated_same_pitch_notes_stay_separate(vowel: str) -> None:
     assert note_f1(ref, notes) >= 0.9
 
 
+@pytest.mark.parametrize("vowel", ["mm", "ah"])
+def test_soft_articulation_splits_a_held_pitch(vowel: str) -> None:
+    """A legato "da-da" on one pitch: an 80 ms consonant only 4 dB quieter and darker (the
+    band above 1.5 kHz down 12 dB more), no voicing gap, no pitch change."""
+    from scipy.signal import butter, sosfiltfilt
+
+    x = synthesize_hum([SungNote(0.3, 2.3, 62.0)], sample_rate=SR, seed=7, vowel=vowel)
+    high = sosfiltfilt(butter(4, 1500.0, btype="highpass", fs=SR, output="sos"), x)
+    w = np.clip(1.0 - np.abs(np.arange(x.size) / SR - 1.3) / 0.04, 0.0, 1.0)
+    gain = 10.0 ** (-4.0 / 20.0)
+    audio = (x * (1.0 - w * (1.0 - gain)) - w * gain * 0.75 * high).astype(np.float32)
+    notes = transcribe(audio, sample_rate=SR)
+    assert len(notes) == 2
+    assert abs(notes[1].onset_s - 1.3) < 0.06
+    assert all(abs(n.pitch - 62.0) < 0.3 for n in notes)
+
+
 def test_whistle_near_2khz() -> None:
     ref = shifted(demo_melody(seed=1), 24)  # 1.2-2.3 kHz
     notes = transcribe(synthesize_hum(ref, seed=1, vowel="whistle", vibrato_cents=15), sample_rate=SR)

@@ -4,6 +4,8 @@ A note boundary is one of
 - a voicing gap (the singer breathed, or an unvoiced consonant such as "t", "s", "p");
 - an energy dip inside a voiced stretch, in the whole signal or above 3 kHz (voiced consonants
   such as "l", "m", "n" darken the sound without stopping the voice: "la la", "mm-mm");
+- a soft articulation: a small dip of loudness and of brightness at once, followed by a burst of
+  spectral change (a consonant and the re-attack after it, "da-da" sung legato);
 - a change of pitch level, found by optimal piecewise-constant segmentation of the pitch with a
   cost per note and a minimum note length, so that vibrato and slow drift stay in one note.
 """
@@ -29,6 +31,12 @@ class SegmentParams:
     dip_db: float = 9.0  # a loudness dip this deep (vs the lower neighbouring peak) splits a note
     bright_dip_db: float = 12.0  # same for the energy above 3 kHz; 0 = off
     dip_window_s: float = 0.3  # dip depth is measured against peaks within this window
+    soft_dip_db: float = 2.5  # a loudness dip this deep splits a note when a brightness dip ...
+    soft_bright_db: float = 3.0  # ... this deep coincides with it (within soft_near_s) ...
+    soft_near_s: float = 0.03
+    flux_ratio: float = 3.0  # ... and the onset strength right after it peaks this many times
+    # above its median over the recording's voiced frames; 0 = off
+    flux_window_s: tuple[float, float] = (-0.02, 0.06)  # where that peak is looked for
     smooth_frames: int = 3  # moving average on the loudness curves
     pitch_smooth_s: float = 0.05  # median filter on the pitch before segmenting it
     split_cost: float = 35.0  # cost of one more note, in semitone^2 x frames
@@ -41,6 +49,10 @@ class SegmentParams:
     extend_semitones: float = 0.7
     onset_shift_s: float = 0.02  # added to every onset (the analysis window sees notes early)
     dip_onset_shift_s: float = 0.02  # extra, after a dip (the note starts on the way back up)
+    attack_flux_ratio: float = 3.0  # a note that starts from silence starts at the peak of the
+    # onset strength (relative, as flux_ratio) up to attack_lookback_s before its first voiced
+    # frame when that peak is this high (never later than without it); 0 = off
+    attack_lookback_s: float = 0.02
 
 
 DEFAULT_SEGMENT_PARAMS = SegmentParams()
@@ -54,24 +66,28 @@ def segment_notes(track: PitchTrack, params: SegmentParams = DEFAULT_SEGMENT_PAR
     loud = _smooth(track.loudness_db, params.smooth_frames)
     bright = _smooth(track.brightness_db, params.smooth_frames)
     min_len = max(1, int(round(params.min_note_s / hop)))
+    flux = _relative_onset_strength(track, voiced)
 
     if params.extend_max_s > 0:
         voiced = _extend_runs(voiced, midi, track, params)
     notes: list[SungNote] = []
     for start, stop in _runs(voiced):
         pieces: list[tuple[int, int, float]] = []
-        for i, (a, b) in enumerate(_split_at_dips(loud, bright, start, stop, params, hop_s=hop)):
+        for i, (a, b) in enumerate(_split_at_dips(loud, bright, flux, start, stop, params, hop_s=hop)):
             steps = _split_at_pitch_changes(midi, a, b, params, hop_s=hop)
             steps = _merge_close(steps, midi, params.merge_below_semitones)
             for j, (c, d) in enumerate(steps):
                 shift = params.dip_onset_shift_s if i > 0 and j == 0 else 0.0
                 pieces.append((c, d, shift))
-        for a, b, shift in pieces:
+        for k, (a, b, shift) in enumerate(pieces):
             seg = track.midi[a:b]
             seg = seg[~np.isnan(seg)]
             if b - a < min_len or seg.size == 0:
                 continue
-            onset = max(0.0, float(track.times_s[a]) + params.onset_shift_s + shift)
+            onset = float(track.times_s[a]) + params.onset_shift_s + shift
+            if k == 0:
+                onset = _attack_time(flux, a, onset, track, params)
+            onset = max(0.0, onset)
             offset = max(float(track.times_s[b - 1]) + hop, onset + hop)
             conf = float(np.clip(np.mean(track.voicing[a:b]), 0.0, 1.0))
             notes.append(SungNote(onset, offset, float(np.median(seg)), conf))
@@ -131,9 +147,33 @@ def _smooth(x: np.ndarray, n: int) -> np.ndarray:
     return np.convolve(np.pad(x, (n // 2, n - 1 - n // 2), mode="edge"), np.ones(n) / n, "valid")
 
 
-def _split_at_dips(loud: np.ndarray, bright: np.ndarray, start: int, stop: int,
+def _attack_time(flux: np.ndarray, start: int, onset_s: float, track: PitchTrack,
+                 params: SegmentParams) -> float:
+    """Onset of a note that starts from silence: the strongest rise of the spectrum at or just
+    before its first voiced frame (the voicing decision needs a few periods of the attack), or
+    `onset_s` when there is no clear peak. Never later than `onset_s`."""
+    if params.attack_flux_ratio <= 0 or not flux.size:
+        return onset_s
+    lo = max(0, start - int(round(params.attack_lookback_s / track.hop_s)))
+    peak = lo + int(np.argmax(flux[lo:start + 1]))
+    if flux[peak] < params.attack_flux_ratio:
+        return onset_s
+    return float(track.times_s[peak]) + params.onset_shift_s
+
+
+def _relative_onset_strength(track: PitchTrack, voiced: np.ndarray) -> np.ndarray:
+    """The track's onset strength over its median in voiced frames (a per-recording scale:
+    levels, noise floors and voices differ); empty when the track has none."""
+    flux = track.onset_strength
+    if flux.size != voiced.size or not voiced.any():
+        return np.zeros(0)
+    return flux / max(float(np.median(flux[voiced])), 1e-9)
+
+
+def _split_at_dips(loud: np.ndarray, bright: np.ndarray, flux: np.ndarray, start: int, stop: int,
                    params: SegmentParams, *, hop_s: float) -> list[tuple[int, int]]:
-    """Cut [start, stop) at the bottoms of loudness (or brightness) dips."""
+    """Cut [start, stop) at the bottoms of loudness (or brightness) dips, and of the shallow
+    loudness dips where the brightness dips too and the spectrum changes right after."""
     from scipy.signal import find_peaks
 
     if stop - start < 5:
@@ -143,8 +183,32 @@ def _split_at_dips(loud: np.ndarray, bright: np.ndarray, start: int, stop: int,
     if params.bright_dip_db > 0:
         found = find_peaks(-bright[start:stop], prominence=params.bright_dip_db, wlen=wlen)[0]
         valleys.update(v for v in found.tolist() if all(abs(v - u) > 3 for u in valleys))
+    if params.flux_ratio > 0 and flux.size:
+        soft = _soft_articulations(loud[start:stop], bright[start:stop], flux[start:stop],
+                                   params, hop_s=hop_s, wlen=wlen)
+        valleys.update(v for v in soft if all(abs(v - u) > 3 for u in valleys))
     cuts = [start, *(start + v for v in sorted(valleys)), stop]
     return [(a, b) for a, b in zip(cuts[:-1], cuts[1:], strict=True) if b > a]
+
+
+def _soft_articulations(loud: np.ndarray, bright: np.ndarray, flux: np.ndarray,
+                        params: SegmentParams, *, hop_s: float, wlen: int | None) -> list[int]:
+    """Shallow loudness valleys that coincide with a brightness valley and are followed by a
+    peak of onset strength: the three cues of a consonant between two notes."""
+    from scipy.signal import find_peaks
+
+    valleys = find_peaks(-loud, prominence=params.soft_dip_db, wlen=wlen)[0]
+    dark = find_peaks(-bright, prominence=params.soft_bright_db, wlen=wlen)[0]
+    if valleys.size == 0 or dark.size == 0:
+        return []
+    near = int(round(params.soft_near_s / hop_s))
+    dist = np.min(np.abs(valleys[:, None] - dark[None, :]), axis=1)
+    lo, hi = (int(round(w / hop_s)) for w in params.flux_window_s)
+    lo, hi = min(lo, 0), max(hi, 0)
+    padded = np.pad(flux, (-lo, hi))  # padded[v: v + hi - lo + 1] is flux[v + lo: v + hi + 1]
+    peak = np.lib.stride_tricks.sliding_window_view(padded, hi - lo + 1)[valleys].max(axis=1)
+    keep = (dist <= near) & (peak >= params.flux_ratio)
+    return valleys[keep].tolist()
 
 
 def _split_at_pitch_changes(midi: np.ndarray, start: int, stop: int, params: SegmentParams,

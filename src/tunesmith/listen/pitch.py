@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -36,6 +36,10 @@ OCTAVE_RATIO = 0.3  # a trough at twice the lag this much deeper wins (see _pref
 OCTAVE_FLOOR = 0.04
 OCTAVE_SEARCH = 2
 SPECTRUM_SIZE = 512
+FLUX_LAG = 2  # frames: spectral flux compares each frame with the one this far back
+FLUX_MAX_BINS = 3  # maximum filter across frequency (SuperFlux): vibrato moves a partial by
+# up to a bin between frames, which then costs no flux
+FLUX_FLOOR = 1e-3  # magnitude floor of the log spectrum
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,8 @@ class PitchTrack:
     hop_s: float
     brightness_db: np.ndarray  # energy above BRIGHT_BAND_HZ[0]: consonants dip it
     best_midi: np.ndarray  # the most likely candidate of every frame, voiced or not (NaN: none)
+    # rise of the log spectrum over FLUX_LAG frames (SuperFlux): peaks at re-attacks
+    onset_strength: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     @property
     def voiced(self) -> np.ndarray:
@@ -91,6 +97,8 @@ def track_pitch(x: np.ndarray, *, fmin_hz: float = FMIN_HZ, fmax_hz: float = FMA
     cand_prob = np.zeros((n_frames, MAX_CANDIDATES))
     power = np.zeros(n_frames)
     bright = np.zeros(n_frames)
+    flux = np.zeros(n_frames)
+    last = np.zeros((0, SPECTRUM_SIZE // 2 + 1))
     spec_win = np.hanning(SPECTRUM_SIZE)
     freqs = np.fft.rfftfreq(SPECTRUM_SIZE, 1.0 / sr)
     band = (freqs >= BRIGHT_BAND_HZ[0]) & (freqs < BRIGHT_BAND_HZ[1])
@@ -106,7 +114,10 @@ def track_pitch(x: np.ndarray, *, fmin_hz: float = FMIN_HZ, fmax_hz: float = FMA
         power[start:stop] = np.mean(centre.astype(np.float64) ** 2, axis=1)
         c = (frame_len - SPECTRUM_SIZE) // 2
         spec = np.fft.rfft(frames[:, c:c + SPECTRUM_SIZE] * spec_win, axis=1)
-        bright[start:stop] = np.sum(np.abs(spec[:, band]) ** 2, axis=1) / np.sum(spec_win ** 2)
+        mag = np.abs(spec)
+        bright[start:stop] = np.sum(mag[:, band] ** 2, axis=1) / np.sum(spec_win ** 2)
+        log_mag = np.log(mag + FLUX_FLOOR)
+        flux[start:stop], last = _superflux(log_mag, last)
 
     loud = 10.0 * np.log10(power + 1e-12)
     peak = np.percentile(loud, 95) if loud.size else 0.0
@@ -119,7 +130,21 @@ def track_pitch(x: np.ndarray, *, fmin_hz: float = FMIN_HZ, fmax_hz: float = FMA
     bright_db = 10.0 * np.log10(bright / SPECTRUM_SIZE + 1e-12)
     best = np.take_along_axis(cand_midi, np.argmax(cand_prob, axis=1)[:, None], axis=1)[:, 0]
     best[cand_prob.max(axis=1) <= 0] = np.nan
-    return PitchTrack(times, midi, cand_prob.sum(axis=1), loud, HOP_S, bright_db, best)
+    return PitchTrack(times, midi, cand_prob.sum(axis=1), loud, HOP_S, bright_db, best, flux)
+
+
+def _superflux(log_mag: np.ndarray, last: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Half-wave rectified rise of each frame's log spectrum over the maximum-filtered one
+    FLUX_LAG frames earlier; `last` holds the previous block's final frames (the carry)."""
+    from scipy.ndimage import maximum_filter1d
+
+    ref = maximum_filter1d(np.concatenate([last, log_mag]), FLUX_MAX_BINS, axis=1)
+    n, k = len(log_mag), len(last)
+    out = np.zeros(n)
+    lo = max(0, FLUX_LAG - k)  # the first frames of the recording have nothing to compare with
+    if lo < n:
+        out[lo:] = np.maximum(log_mag[lo:] - ref[k + lo - FLUX_LAG: k + n - FLUX_LAG], 0.0).sum(axis=1)
+    return out, log_mag[-FLUX_LAG:]
 
 
 def _cmndf(frames: np.ndarray, *, win: int, max_lag: int) -> tuple[np.ndarray, np.ndarray]:
