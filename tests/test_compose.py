@@ -86,3 +86,18 @@ def test_deterministic_for_a_seed(hook):
 def test_bad_length_is_refused(hook):
     with pytest.raises(ComposeError, match="length"):
         compose(hook, key=Key(0), tempo_bpm=96, length_s=3)
+
+
+def test_long_hum_keeps_its_opening_phrase_as_hook(hook):
+    long_hum = [n.shifted(16 * k) for k in range(5) for n in hook]  # 20 bars hummed
+    s = compose(long_hum, key=Key(0), tempo_bpm=100, length_s=150)
+    chorus = next(x for x in s.sections if x.kind == "chorus")
+    assert chorus.duration_beats == 32  # an 8-bar chorus, not the whole hum
+    assert 120 <= s.duration_s <= 180
+
+
+def test_short_length_gives_a_short_song(hook):
+    s = compose(hook, key=Key(0), tempo_bpm=86, length_s=50)
+    kinds = [x.kind for x in s.sections]
+    assert kinds == ["intro", "verse", "chorus", "verse", "chorus", "outro"]
+    assert s.duration_s < 60

@@ -68,7 +68,8 @@ def compose(melody: Sequence[Note], *, key: Key, tempo_bpm: float, beats_per_bar
     hook = make_hook(melody, beats_per_bar=beats_per_bar, key=key)
     chorus_bars = max(8, hook.bars)
     seconds_per_bar = beats_per_bar * 60.0 / tempo_bpm
-    form = plan_form(chorus_bars=chorus_bars, seconds_per_bar=seconds_per_bar, target_s=length_s)
+    form = plan_form(chorus_bars=chorus_bars, seconds_per_bar=seconds_per_bar, target_s=length_s,
+                     hook_bars=hook.bars)
     log.info("form: %s", " ".join(f"{s.label}({s.bars})" for s in form))
 
     sections: list[Section] = []

@@ -37,7 +37,8 @@ def _label(kinds: list[tuple[str, int]]) -> list[FormSection]:
     return out
 
 
-def plan_form(*, chorus_bars: int, seconds_per_bar: float, target_s: float) -> list[FormSection]:
+def plan_form(*, chorus_bars: int, seconds_per_bar: float, target_s: float,
+              hook_bars: int | None = None) -> list[FormSection]:
     """Pick a form whose length is closest to `target_s`. The core is always intro, verse,
     chorus, verse, chorus, outro; pre-choruses, a bridge with a last chorus, and a third verse
     are added while they bring the song closer to the target. Sections shrink for short targets."""
@@ -63,6 +64,13 @@ def plan_form(*, chorus_bars: int, seconds_per_bar: float, target_s: float) -> l
                 ("prechorus", 4), ("chorus", c), ("bridge", 8), ("chorus", c), ("verse", v),
                 ("chorus", c), ("chorus", c), ("outro", outro)]
         candidates.append(long)
+    # Very short targets: the smallest song that still has every core section, with a chorus
+    # only as long as the hook itself.
+    short_chorus = max(4, hook_bars or chorus_bars)
+    tiny = [("intro", 2), ("verse", 4), ("chorus", short_chorus), ("verse", 4),
+            ("chorus", short_chorus), ("outro", 2)]
+    shrunk.add(len(candidates))
+    candidates.append(tiny)
     # Very long targets: repeat verse/chorus pairs before the outro.
     base = candidates[3]
     for extra in range(1, 12):

@@ -11,6 +11,7 @@ from tunesmith.theory import Key
 
 MELODY_CENTRE = 67  # G4: middle of a comfortable lead range
 MELODY_LOW, MELODY_HIGH = 55, 81
+MAX_HOOK_BARS = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +31,8 @@ def make_hook(melody: Sequence[Note], *, beats_per_bar: int, key: Key) -> Hook:
         body, pickup = list(pickup), []
     last_start = max(n.start_beat for n in body)
     used_bars = int(math.floor(last_start / beats_per_bar)) + 1
-    bars = next(b for b in (1, 2, 4, 8, 16, 32) if b >= used_bars)
+    # A long hum (a whole verse hummed) keeps its opening phrase as the hook.
+    bars = next(b for b in (1, 2, 4, MAX_HOOK_BARS) if b >= min(used_bars, MAX_HOOK_BARS))
     limit = bars * beats_per_bar
     notes = [replace(n, duration_beats=min(n.duration_beats, limit - n.start_beat))
              for n in body if n.start_beat < limit]
