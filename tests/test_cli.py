@@ -73,6 +73,7 @@ def test_song_folder_is_complete(song_dir):
     assert all(b["chords"] for b in info["chords_per_bar"])
     assert info["tunesmith_version"]
     assert (song_dir / "pianoroll.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (song_dir / "input" / "hum.wav").is_file()  # the take it was made from
     assert not list(song_dir.parent.glob(".song.partial-*"))
 
 

@@ -143,7 +143,10 @@ def hum(
         with _progress(pipeline.STAGES) as report:
             song = pipeline.song_from_audio(audio, sample_rate=sr, request=request,
                                             progress=report, source=source)
-            out = pipeline.write_song(song, out_dir, progress=report, overwrite=overwrite)
+            # The song folder keeps the take it was made from (provenance, and a re-make later).
+            take = {f"input/{input_audio.name}": input_audio.read_bytes()}
+            out = pipeline.write_song(song, out_dir, progress=report, overwrite=overwrite,
+                                      extra_files=take)
         _summary(song, out)
 
 
