@@ -101,3 +101,11 @@ def test_short_length_gives_a_short_song(hook):
     kinds = [x.kind for x in s.sections]
     assert kinds == ["intro", "verse", "chorus", "verse", "chorus", "outro"]
     assert s.duration_s < 60
+
+
+@pytest.mark.parametrize("length_s", [40, 60, 150, 300])
+def test_every_bar_has_a_chord(hook, length_s):
+    s = compose(hook, key=Key(0), tempo_bpm=125, length_s=length_s)
+    end = s.sections[-1].end_beat
+    for bar in range(int(end // 4)):
+        assert any(c.start_beat < bar * 4 + 4 and c.end_beat > bar * 4 for c in s.chords), bar

@@ -127,8 +127,9 @@ def _fill_instrumental(chords: list[Chord], sections: list[Section], form: list[
         bars = int(round(s.duration_beats / beats_per_bar))
         if chorus:
             first = chorus[0].start_beat
-            src = [c for c in chorus if c.start_beat - first < 8 * beats_per_bar]
-            span = 8 * beats_per_bar
+            first_chorus = next(x for x in sections if x.kind == "chorus")
+            span = min(first_chorus.duration_beats, 8 * beats_per_bar)
+            src = [c for c in chorus if c.start_beat - first < span]
             tail_start = first + span - bars * beats_per_bar
             tail = [c for c in src if c.end_beat > tail_start]
             out += [Chord(max(c.start_beat, tail_start) - tail_start + s.start_beat,
