@@ -109,3 +109,12 @@ def test_every_bar_has_a_chord(hook, length_s):
     end = s.sections[-1].end_beat
     for bar in range(int(end // 4)):
         assert any(c.start_beat < bar * 4 + 4 and c.end_beat > bar * 4 for c in s.chords), bar
+
+
+def test_major_hum_in_a_minor_key_changes_mode(hook):
+    # E D C D E E E | D D D | E G G in C major -> A minor: C E G become A C E, D -> B
+    moved = transpose_to_key(hook, source=Key(0), target=Key(9, "minor"))
+    assert [n.pitch for n in moved[:4]] == [60, 59, 57, 59]
+    assert {n.pitch % 12 for n in moved} <= set(Key(9, "minor").scale)
+    same_mode = transpose_to_key(hook, source=Key(0), target=Key(2))
+    assert [n.pitch - o.pitch for n, o in zip(same_mode, hook, strict=True)] == [2] * len(hook)

@@ -50,11 +50,24 @@ _WRITERS: dict[str, MelodyWriter] = {
 
 
 def transpose_to_key(melody: Sequence[Note], *, source: Key, target: Key) -> list[Note]:
-    """Move a melody to another tonic by the smallest interval (mode is kept as sung)."""
+    """Move a melody to another key by the smallest tonic interval. When the mode changes
+    (a major hum asked for in a minor key), each note keeps its scale degree: the 3rd, 6th and
+    7th degrees move to the new mode's, chromatic notes keep their offset from the degree."""
     shift = (target.tonic - source.tonic) % 12
     if shift > 6:
         shift -= 12
-    return [replace(n, pitch=n.pitch + shift) for n in melody]
+    if source.mode == target.mode:
+        return [replace(n, pitch=n.pitch + shift) for n in melody]
+    src_rel = [(pc - source.tonic) % 12 for pc in source.scale]
+    dst_rel = [(pc - target.tonic) % 12 for pc in target.scale]
+    out = []
+    for n in melody:
+        octave, rel = divmod(n.pitch - source.tonic, 12)
+        degree = min(range(7), key=lambda d: (abs(src_rel[d] - rel), src_rel[d] > rel))
+        chroma = rel - src_rel[degree]
+        pitch = source.tonic + shift + 12 * octave + dst_rel[degree] + chroma
+        out.append(replace(n, pitch=pitch))
+    return out
 
 
 def compose(melody: Sequence[Note], *, key: Key, tempo_bpm: float, beats_per_bar: int = 4,
