@@ -193,6 +193,23 @@ def test_tempo_of_synthesised_melody_within_4_percent(tempo_bpm: float) -> None:
     assert abs(est.downbeat_s - ref[0].onset_s) < 0.1 * spb
 
 
+@pytest.mark.parametrize("tempo_bpm", [66.0, 76.0])
+def test_sixteenth_syncopation_is_not_heard_at_three_halves_the_tempo(tempo_bpm: float) -> None:
+    # The common pop figure of 3 + 3 + 2 sixteenths then quarter and eighths, for 8 bars: its
+    # dotted-eighth periodicity once read a 66 bpm song as 99 bpm.
+    bar = ((0.0, 0.75, 64), (0.75, 0.75, 67), (1.5, 0.5, 69), (2.0, 1.0, 67), (3.0, 0.5, 64),
+           (3.5, 0.5, 62))
+    spb = 60.0 / tempo_bpm
+    rng = np.random.default_rng(int(tempo_bpm))
+    ref = []
+    for b in range(8):
+        for start, beats, pitch in bar:
+            t = 0.5 + (4 * b + start) * spb + rng.normal(0, 0.01)
+            ref.append(SungNote(t, t + 0.85 * beats * spb, float(pitch + (b % 2) * 2)))
+    notes = transcribe(synthesize_hum(ref, seed=5, vowel="ah"), sample_rate=SR)
+    assert abs(estimate_tempo(notes).tempo_bpm / tempo_bpm - 1.0) < 0.04
+
+
 def test_listen_puts_demo_notes_on_the_right_beats() -> None:
     heard = listen(demo_audio("mm"), sample_rate=SR)
     truth = demo_melody_truth()

@@ -2,8 +2,12 @@
 
 1. Every candidate tempo gets a periodicity score: how tightly the onsets, weighted by how long
    each note lasts (long notes tend to fall on beats), line up on a grid of that period
-   (the length of the mean resultant vector of the onset phases, beat level plus half-beat
-   level), times a log-normal preference for 70-160 bpm.
+   (the length of the mean resultant vector of the onset phases at beat, half-beat and
+   quarter-beat level), times a log-normal preference around 80 bpm and one for about 1.5
+   notes per beat. The weights and preferences are tuned on POP909 training songs (001-800,
+   8-bar melody excerpts; `training/tune_tempo.py`): the quarter-beat level is what keeps a
+   melody with sixteenth-note syncopations from being heard at 4/3 or 3/2 of its tempo, and
+   the slower preference matches how pop songs are counted (median 74 bpm in POP909).
 2. The best tempo is refined by a weighted least-squares fit of the onsets to their nearest
    half-beat grid points, which also gives the beat phase.
 3. The downbeat is the beat of the bar on which the longest notes and the final note fall.
@@ -21,16 +25,28 @@ from tunesmith.score import SungNote
 DEFAULT_TEMPO_BPM = 100.0
 MIN_TEMPO_BPM = 50.0
 MAX_TEMPO_BPM = 200.0
-PREFERRED_TEMPO_BPM = 95.0  # centre of the log-normal tempo preference
-PREFERENCE_OCTAVES = 0.6  # its width (standard deviation, in octaves of tempo)
-PREFERRED_NOTES_PER_BEAT = 1.3  # sung melodies: median of POP909 melodies at their tempo
-DENSITY_OCTAVES = 0.7
-HALF_BEAT_WEIGHT = 0.5
 MIN_WEIGHT_S = 0.08
 MAX_WEIGHT_S = 2.0
 PICKUP_PRIOR = 0.4  # relative likelihood of each extra beat of pickup before the first downbeat
 ACCENT_WEIGHT = 1.0  # share of (long-note weighted) onsets on a beat
 END_WEIGHT = 0.5  # the final note ends on a bar line
+
+
+@dataclass(frozen=True, slots=True)
+class TempoParams:
+    """How candidate tempos are scored (tuned by `training/tune_tempo.py`)."""
+
+    preferred_tempo_bpm: float = 80.0  # centre of the log-normal tempo preference
+    preference_octaves: float = 1.0  # its width (standard deviation, in octaves of tempo)
+    preferred_notes_per_beat: float = 1.5
+    density_octaves: float = 1.0
+    half_beat_weight: float = 0.25
+    quarter_beat_weight: float = 1.5
+
+
+DEFAULT_TEMPO_PARAMS = TempoParams()
+SUBDIVISIONS = (1, 2, 4)  # beat, half-beat, quarter-beat levels of the periodicity score
+N_CANDIDATES = 600
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,25 +98,43 @@ def _accent_weights(notes: Sequence[SungNote]) -> np.ndarray:
     return np.clip(span, MIN_WEIGHT_S, MAX_WEIGHT_S)
 
 
-def _periodicity(onsets: np.ndarray, weights: np.ndarray, periods: np.ndarray) -> np.ndarray:
-    """Weighted mean resultant length of onset phases, beat + half-beat level, per period."""
+def candidate_tempos_bpm() -> np.ndarray:
+    """The tempos considered, log-spaced from MIN_TEMPO_BPM to MAX_TEMPO_BPM."""
+    return np.exp(np.linspace(np.log(MIN_TEMPO_BPM), np.log(MAX_TEMPO_BPM), N_CANDIDATES))
+
+
+def subdivision_fit(onsets: np.ndarray, weights: np.ndarray, periods: np.ndarray) -> np.ndarray:
+    """Weighted mean resultant length of the onset phases per period, one row per level of
+    SUBDIVISIONS (beat, half-beat, quarter-beat): shape (len(SUBDIVISIONS), len(periods))."""
     w = weights / weights.sum()
     phase = 2j * np.pi * onsets[None, :] / periods[:, None]
-    beat = np.abs(np.exp(phase) @ w)
-    half = np.abs(np.exp(2.0 * phase) @ w)
-    return (beat + HALF_BEAT_WEIGHT * half) / (1.0 + HALF_BEAT_WEIGHT)
+    return np.stack([np.abs(np.exp(level * phase) @ w) for level in SUBDIVISIONS])
+
+
+def notes_per_beat(onsets: np.ndarray, periods: np.ndarray) -> np.ndarray:
+    """How many notes each beat holds at each candidate period."""
+    span = onsets[-1] - onsets[0] + float(np.median(np.diff(onsets)))
+    return len(onsets) * periods / span
+
+
+def tempo_score(fit: np.ndarray, bpm: np.ndarray, density: np.ndarray,
+                params: TempoParams = DEFAULT_TEMPO_PARAMS) -> tuple[np.ndarray, np.ndarray]:
+    """(periodicity, periodicity x preferences) for each candidate, from `subdivision_fit`."""
+    level_weights = np.array([1.0, params.half_beat_weight, params.quarter_beat_weight])
+    periodicity = level_weights @ fit / level_weights.sum()
+    prior = np.exp(-0.5 * (np.log2(bpm / params.preferred_tempo_bpm) / params.preference_octaves) ** 2)
+    prior *= np.exp(-0.5 * (np.log2(density / params.preferred_notes_per_beat)
+                            / params.density_octaves) ** 2)
+    return periodicity, periodicity * prior
 
 
 def _best_period(onsets: np.ndarray, weights: np.ndarray) -> tuple[float, float]:
-    bpm = np.exp(np.linspace(np.log(MIN_TEMPO_BPM), np.log(MAX_TEMPO_BPM), 600))
+    bpm = candidate_tempos_bpm()
     periods = 60.0 / bpm
-    fit = _periodicity(onsets, weights, periods)
-    prior = np.exp(-0.5 * (np.log2(bpm / PREFERRED_TEMPO_BPM) / PREFERENCE_OCTAVES) ** 2)
-    span = onsets[-1] - onsets[0] + float(np.median(np.diff(onsets)))
-    density = len(onsets) * periods / span  # notes per beat at each candidate tempo
-    prior *= np.exp(-0.5 * (np.log2(density / PREFERRED_NOTES_PER_BEAT) / DENSITY_OCTAVES) ** 2)
-    k = int(np.argmax(fit * prior))
-    return float(periods[k]), float(fit[k])
+    fit = subdivision_fit(onsets, weights, periods)
+    periodicity, score = tempo_score(fit, bpm, notes_per_beat(onsets, periods))
+    k = int(np.argmax(score))
+    return float(periods[k]), float(periodicity[k])
 
 
 def _refine(onsets: np.ndarray, weights: np.ndarray, period: float) -> tuple[float, float]:
