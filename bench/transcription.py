@@ -137,15 +137,21 @@ def summary(results: Sequence[FileResult]) -> dict[str, float]:
     return out
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def bench_parser(description: str) -> argparse.ArgumentParser:
+    """The options every ssvd-dev bench shares: data folder, --limit, --no-cache,
+    --skip-peer, --verbose."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("data", nargs="?", type=Path,
                         default=Path(os.environ.get("TUNESMITH_DATA", DEFAULT_DATA)))
     parser.add_argument("--limit", type=int, default=0, help="only the first N files")
     parser.add_argument("--no-cache", action="store_true", help="re-run basic-pitch")
     parser.add_argument("--skip-peer", action="store_true", help="only run ours")
     parser.add_argument("-v", "--verbose", action="store_true")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = bench_parser(__doc__.splitlines()[0]).parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
 
     folder = args.data / DATASET

@@ -12,7 +12,6 @@ basic-pitch notes are cached per condition under .bench-cache/basic-pitch-robust
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import functools
 import io
@@ -27,7 +26,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from transcription import DATASET, DEFAULT_DATA, PROJECT_ROOT, note_scores, read_truth
+from transcription import DATASET, PROJECT_ROOT, bench_parser, note_scores, read_truth
 
 from tunesmith.errors import NoMelodyError
 from tunesmith.humsynth import synthesize_hum
@@ -266,17 +265,11 @@ def process_file(flac: Path, conditions: Sequence[str], *, peer: bool, use_cache
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("data", nargs="?", type=Path,
-                        default=Path(os.environ.get("TUNESMITH_DATA", DEFAULT_DATA)))
-    parser.add_argument("--limit", type=int, default=0, help="only the first N files")
+    parser = bench_parser(__doc__.splitlines()[0])
     parser.add_argument("--conditions", default=",".join(CONDITIONS),
                         help=f"comma-separated subset of: {', '.join(CONDITIONS)}")
     parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
                         help="worker processes (files run in parallel)")
-    parser.add_argument("--no-cache", action="store_true", help="re-run basic-pitch")
-    parser.add_argument("--skip-peer", action="store_true", help="only run ours")
-    parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
 

@@ -3,7 +3,21 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tunesmith.render import RenderError, find_soundfont
 from tunesmith.score import Note
+
+
+def _have_soundfont() -> bool:
+    try:
+        find_soundfont()
+    except RenderError:
+        return False
+    return True
+
+
+HAVE_SOUNDFONT = _have_soundfont()
+needs_soundfont = pytest.mark.skipif(
+    not HAVE_SOUNDFONT, reason="no GM SoundFont installed (apt fluid-soundfont-gm)")
 
 
 @pytest.fixture

@@ -9,20 +9,14 @@ import mido
 import numpy as np
 import pytest
 import soundfile as sf
+from conftest import HAVE_SOUNDFONT
+from conftest import needs_soundfont as needs_sf
 from typer.testing import CliRunner
 
 from tunesmith.cli import app
 from tunesmith.humsynth import synthesize_hum
-from tunesmith.render import RenderError, find_soundfont
 from tunesmith.score import SungNote
 
-try:
-    find_soundfont()
-    HAVE_SF = True
-except RenderError:
-    HAVE_SF = False
-
-needs_sf = pytest.mark.skipif(not HAVE_SF, reason="no GM SoundFont installed (apt fluid-soundfont-gm)")
 runner = CliRunner()
 SR = 44100
 
@@ -48,7 +42,7 @@ def hum_file(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def song_dir(tmp_path_factory, hum_file) -> Path:
-    if not HAVE_SF:
+    if not HAVE_SOUNDFONT:
         pytest.skip("no SoundFont")
     out = tmp_path_factory.mktemp("songs") / "song"
     res = runner.invoke(app, ["hum", str(hum_file), "--style", "rock", "--length", "0:45",

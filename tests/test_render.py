@@ -1,17 +1,11 @@
 import numpy as np
-import pytest
+from conftest import needs_soundfont
 
-from tunesmith.render import RenderError, find_soundfont, render
+from tunesmith.render import render
 from tunesmith.score import Note, Score, Track
 from tunesmith.theory import Key
 
-try:
-    find_soundfont()
-    HAVE_SF = True
-except RenderError:
-    HAVE_SF = False
-
-pytestmark = pytest.mark.skipif(not HAVE_SF, reason="no GM SoundFont installed (apt fluid-soundfont-gm)")
+pytestmark = needs_soundfont
 
 
 def _score() -> Score:

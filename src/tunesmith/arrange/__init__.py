@@ -111,7 +111,7 @@ def arrange(lead: Score, style: Style, *, seed: int = 0) -> Score:
                 if part.pattern in ("bass", "walking"):
                     notes += bass_part(part, sec, ctx, rng)
                 else:
-                    sec_notes, prev = chord_part(part, sec, ctx, prev, rng)
+                    sec_notes, prev = chord_part(part, sec, ctx, prev)
                     notes += sec_notes
         unit = style.swing_unit
         notes = apply_swing(sorted(notes, key=lambda n: (n.start_beat, n.pitch)),

@@ -83,8 +83,8 @@ def _hits(part: Part, section: Section, ctx: Context) -> list[tuple[float, float
     return out
 
 
-def chord_part(part: Part, section: Section, ctx: Context, prev: list[int] | None,
-               rng: np.random.Generator) -> tuple[list[Note], list[int] | None]:
+def chord_part(part: Part, section: Section, ctx: Context,
+               prev: list[int] | None) -> tuple[list[Note], list[int] | None]:
     """Comping, pads, arpeggios, power chords, strums, rootless jazz voicings."""
     notes: list[Note] = []
     vel = energy_velocity(part.velocity, section.energy)
@@ -160,9 +160,9 @@ def bass_part(part: Part, section: Section, ctx: Context, rng: np.random.Generat
     vel = energy_velocity(part.velocity, section.energy)
     notes = []
     hits = _hits(part, section, ctx)
+    rhythm = _section_rhythm(part, section.kind)
     for i, (start, length, chord) in enumerate(hits):
         pos_in_bar = round((start % ctx.beats_per_bar) * STEPS_PER_BEAT)
-        rhythm = _section_rhythm(part, section.kind)
         idx = next((k for k, (s, _) in enumerate(rhythm) if s == pos_in_bar), i)
         tone = tones[idx % len(tones)] if not _is_last_bar(ctx, start) else "R"
         nxt = hits[i + 1][2] if i + 1 < len(hits) else ctx.next_chord(chord)

@@ -115,8 +115,7 @@ def compose(melody: Sequence[Note], *, key: Key, tempo_bpm: float, beats_per_bar
                 chorus_chords = section_chords
         chords += section_chords
         beat += length
-    chords = _fill_instrumental(chords, sections, form, key=key, beats_per_bar=beats_per_bar,
-                                seed=seed)
+    chords = _fill_instrumental(chords, sections, key=key, beats_per_bar=beats_per_bar, seed=seed)
     melody_track = Track(name="melody", role="melody", notes=remove_overlaps(notes))
     return Score(tempo_bpm=tempo_bpm, key=key, beats_per_bar=beats_per_bar,
                  tracks=[melody_track], chords=chords, sections=sections)
@@ -129,8 +128,8 @@ def _section_melody(fs: FormSection, hook: Hook, *, beats_per_bar: int, key: Key
     return writer(hook, bars=fs.bars, beats_per_bar=beats_per_bar, key=key)
 
 
-def _fill_instrumental(chords: list[Chord], sections: list[Section], form: list[FormSection], *,
-                       key: Key, beats_per_bar: int, seed: int) -> list[Chord]:
+def _fill_instrumental(chords: list[Chord], sections: list[Section], *, key: Key,
+                       beats_per_bar: int, seed: int) -> list[Chord]:
     """Sections with no melody (intro, instrumental outro) borrow the chorus's closing harmony."""
     chorus = [c for c, s in _chords_by_section(chords, sections) if s.kind == "chorus"]
     out = list(chords)

@@ -23,7 +23,7 @@ def _label(kinds: list[tuple[str, int]]) -> list[FormSection]:
     counts: dict[str, int] = {}
     totals = {k: sum(1 for kk, _ in kinds if kk == k) for k, _ in kinds}
     out = []
-    for i, (kind, bars) in enumerate(kinds):
+    for kind, bars in kinds:
         counts[kind] = counts.get(kind, 0) + 1
         name = {"prechorus": "Pre-chorus"}.get(kind, kind.capitalize())
         label = f"{name} {counts[kind]}" if totals[kind] > 1 else name
@@ -33,7 +33,6 @@ def _label(kinds: list[tuple[str, int]]) -> list[FormSection]:
         if kind == "verse" and counts[kind] > 1:
             energy += 0.05
         out.append(FormSection(kind, bars, label, round(min(energy, 1.0), 2)))
-        del i
     return out
 
 

@@ -110,7 +110,7 @@ def harmonize(melody: Sequence[Note], *, key: Key, start_beat: float, n_bars: in
     np.fill_diagonal(trans_mid, 0.0)
     # Cadence shaping.
     tonic_idx = [j for j, c in enumerate(cands) if c.roman in _TONIC]
-    dom_idx = [j for j, c in enumerate(cands) if c.roman in _DOMINANT or c.roman == "V"]
+    dom_idx = [j for j, c in enumerate(cands) if c.roman in _DOMINANT]
     for bar in range(n_bars):
         last_slot = bar * 2 + 1
         is_last_bar = bar == n_bars - 1
