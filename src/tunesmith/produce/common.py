@@ -14,15 +14,63 @@ DEFAULT_SAMPLE_RATE = 44100
 ROLES: tuple[str, ...] = (
     "melody",
     "lead",
+    "vocal",
     "chords",
     "keys",
     "guitar",
     "pad",
     "strings",
+    "brass",
     "bass",
     "drums",
     "other",
 )
+
+#: Other names a style file or a stem may give a role (matched after lower-casing).
+ROLE_ALIASES: dict[str, str] = {
+    **{a: "drums" for a in ("drum", "kit", "percussion", "perc", "beat", "beats", "loop")},
+    **{a: "bass" for a in ("sub", "808", "bassline", "double-bass", "upright-bass")},
+    **{a: "vocal" for a in ("vocals", "vox", "voice", "singer", "choir-lead")},
+    **{a: "lead" for a in ("solo", "hook", "counter", "countermelody", "counter-melody")},
+    **{
+        a: "keys"
+        for a in (
+            "piano",
+            "organ",
+            "rhodes",
+            "epiano",
+            "synth",
+            "arp",
+            "arpeggio",
+            "clav",
+            "harpsichord",
+            "vibes",
+            "mallets",
+            "comp",
+            "comping",
+        )
+    },
+    **{a: "chords" for a in ("chord", "harmony")},
+    **{a: "pad" for a in ("pads", "choir", "atmos", "atmosphere", "drone")},
+    **{a: "guitar" for a in ("guitars", "gtr", "skank", "strum")},
+    **{a: "strings" for a in ("string", "violin", "viola", "cello", "orchestra", "ensemble")},
+    **{
+        a: "brass"
+        for a in (
+            "horns",
+            "horn",
+            "trumpet",
+            "trombone",
+            "sax",
+            "saxophone",
+            "woodwinds",
+            "winds",
+            "flute",
+            "clarinet",
+        )
+    },
+    **{a: "other" for a in ("fx", "sfx", "misc")},
+}
 
 # ITU-R BS.1770 / EBU R128 measurement constants.
 GATE_BLOCK_S = 0.4  # momentary gating block; also the shortest audio we can measure
@@ -56,6 +104,14 @@ LIMITER_RELEASE_LADDER = (
     (15.0, 2.0),
     (5.0, 1.0),
 )
+
+
+def canonical_role(role: str) -> str | None:
+    """The role in ROLES that `role` names (itself, or through ROLE_ALIASES); None if unknown."""
+    key = role.strip().lower().replace("_", "-").replace(" ", "-")
+    if key in ROLES:
+        return key
+    return ROLE_ALIASES.get(key)
 
 
 class ProduceError(TunesmithError):

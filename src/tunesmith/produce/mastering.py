@@ -1,5 +1,6 @@
-"""Mastering: bus EQ and glue compression, then the true-peak limiter and loudness
-normalisation, solved together so the master lands on the target loudness under the ceiling.
+"""Mastering: tonal EQ toward a reference or genre balance, bus dynamics (glue compressor,
+optional multiband and mono low end), then the true-peak limiter and loudness normalisation,
+solved together so the master lands on the target loudness under the ceiling.
 
 The loudness-vs-gain search runs on per-block data (K-weighted energy and oversampled peak of
 the bus output, LIMITER_BLOCK samples per block): gain only scales those, and the limiter's
@@ -14,7 +15,7 @@ from __future__ import annotations
 import logging
 import math
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -30,6 +31,7 @@ from tunesmith.produce.common import (
     as_stereo,
     require_duration,
 )
+from tunesmith.produce.dynamics import MultibandCompressor, mono_below
 from tunesmith.produce.limiter import TruePeakLimiter, apply_block_gain, peak_db_of
 from tunesmith.produce.loudness import (
     LoudnessReport,
@@ -42,10 +44,11 @@ from tunesmith.produce.loudness import (
     select_segments,
     true_peak_envelope,
 )
+from tunesmith.produce.tonal import MatchEq, TonalBalance, apply_matching_eq, match_eq
 
 logger = logging.getLogger(__name__)
 
-#: Delivery targets (integrated LUFS, true-peak ceiling dBTP).
+#: Delivery targets (integrated LUFS, true-peak ceiling dBTP); docs/mastering.md explains them.
 TARGET_PRESETS: dict[str, tuple[float, float]] = {
     "spotify": (-14.0, -1.0),
     "youtube": (-14.0, -1.0),
@@ -54,8 +57,19 @@ TARGET_PRESETS: dict[str, tuple[float, float]] = {
     "amazon": (-14.0, -2.0),
     "apple": (-16.0, -1.0),
     "ebu_r128": (-23.0, -1.0),
+    "cd": (-9.0, -0.3),
+    "club": (-8.0, -0.5),
 }
 DEFAULT_TARGET = "spotify"
+#: Targets that get the loud-master bus (multiband compression; club: mono below 120 Hz).
+LOUD_TARGETS = ("cd", "club")
+CLUB_MONO_BELOW_HZ = 120.0
+
+# Tonal matching: a reference is followed closely, a genre curve only nudges.
+REFERENCE_EQ_STRENGTH = 1.0
+REFERENCE_EQ_MAX_DB = 12.0
+GENRE_EQ_STRENGTH = 0.5
+GENRE_EQ_MAX_DB = 3.0
 
 _MAX_PASSES = 4  # exact render-and-measure rounds
 _MAX_SEARCH_STEPS = 12
@@ -113,10 +127,36 @@ class BusSettings:
     glue_ratio: float = 2.0
     glue_attack_ms: float = 30.0
     glue_release_ms: float = 250.0
+    multiband: MultibandCompressor | None = None
+    mono_below_hz: float | None = None
+
+    @classmethod
+    def for_target(cls, name: str) -> BusSettings:
+        """The bus for a delivery target: the default glue for streaming, multiband
+        compression for the loud CD and club masters (club also gets a mono low end)."""
+        if name not in LOUD_TARGETS:
+            return cls()
+        return cls(
+            glue_threshold_db=-20.0,
+            glue_ratio=2.5,
+            glue_attack_ms=20.0,
+            glue_release_ms=150.0,
+            multiband=MultibandCompressor(),
+            mono_below_hz=CLUB_MONO_BELOW_HZ if name == "club" else None,
+        )
+
+    def without_shelves(self) -> BusSettings:
+        """The same bus with the fixed shelves off (a matching EQ takes care of tone)."""
+        return replace(self, low_shelf_db=0.0, high_shelf_db=0.0)
 
     def process(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
         import pedalboard
 
+        x = np.asarray(audio, dtype=np.float32)
+        if self.mono_below_hz is not None:
+            x = mono_below(x, freq_hz=self.mono_below_hz, sample_rate=sample_rate)
+        if self.multiband is not None:
+            x = self.multiband(x, sample_rate)
         plugins: list[Any] = []
         if self.low_shelf_db:
             plugins.append(pedalboard.LowShelfFilter(self.low_shelf_hz, self.low_shelf_db, 0.7071))
@@ -133,7 +173,7 @@ class BusSettings:
                     release_ms=self.glue_release_ms,
                 )
             )
-        return pedalboard.Pedalboard(plugins)(audio, sample_rate) if plugins else audio
+        return pedalboard.Pedalboard(plugins)(x, sample_rate) if plugins else x
 
     __call__ = process
 
@@ -143,7 +183,12 @@ class BusSettings:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> BusSettings:
         try:
-            return cls(**data)
+            d = dict(data)
+            if isinstance(d.get("multiband"), dict):
+                d["multiband"] = MultibandCompressor(
+                    **{k: tuple(v) for k, v in d["multiband"].items()}
+                )
+            return cls(**d)
         except TypeError as exc:
             raise ProduceError(f"malformed bus settings: {exc}") from exc
 
@@ -156,6 +201,23 @@ class MasterResult:
     limiter_reduction_max_db: float
     limiter_release_ms: float  # the release the program needed (see LIMITER_RELEASE_LADDER)
     passes: int  # exact render-and-measure rounds used
+    input_lufs: float = float("nan")
+    eq: MatchEq | None = None  # the tonal-matching EQ, when one was asked for
+    bus: BusSettings | None = None
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-ready: target, the meters, and what the chain did."""
+        return {
+            "target": self.target.name,
+            "target_lufs": self.target.integrated_lufs,
+            "ceiling_dbtp": self.target.true_peak_dbtp,
+            **self.report.to_dict(),
+            "input_lufs": round(self.input_lufs, 2) if math.isfinite(self.input_lufs) else None,
+            "limiter_max_reduction_db": round(max(self.limiter_reduction_max_db, 0.0), 2),
+            "limiter_release_ms": self.limiter_release_ms,
+            "multiband": self.bus is not None and self.bus.multiband is not None,
+            "eq": None if self.eq is None else self.eq.to_dict(),
+        }
 
 
 def _power_and_envelope(audio: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
@@ -230,8 +292,16 @@ def master(
     sample_rate: int,
     target: MasterTarget | None = None,
     bus: BusSettings | None = None,
+    reference: TonalBalance | None = None,
+    genre: str | None = None,
 ) -> MasterResult:
     """Master a stereo (2, n) mix to `target` (default: spotify, -14 LUFS / -1 dBTP).
+
+    Tone: with a `reference` balance (`TonalBalance.from_audio(ref, sample_rate=...)`) a
+    linear-phase EQ matches the mix's long-term spectrum to it (within +-12 dB); with a `genre`
+    (a style or family name) it nudges toward that family's curve (half strength, +-3 dB);
+    with neither, the bus's fixed shelves colour it. The bus defaults to the target's
+    (`BusSettings.for_target`).
 
     The result is within 0.5 LU of the target loudness (normally 0.1) and its 4x-oversampled
     true peak never exceeds the target ceiling. The limiter's release is program dependent:
@@ -239,7 +309,7 @@ def master(
     short or malformed audio, or when the target cannot be reached under the ceiling.
     """
     tgt = target if target is not None else MasterTarget.named(DEFAULT_TARGET)
-    bus = bus if bus is not None else BusSettings()
+    bus = bus if bus is not None else BusSettings.for_target(tgt.name)
     x = as_stereo(audio, what="the mix")
     require_duration(x.shape[1], sample_rate=sample_rate, what="the mix")
     hop = hop_length(sample_rate)
@@ -249,6 +319,12 @@ def master(
     if not in_lufs >= ABSOLUTE_GATE_LUFS:
         raise ProduceError(f"the mix is silent ({in_lufs:.1f} LUFS): there is nothing to master")
     x = x * np.float32(10.0 ** ((BUS_LEVEL_LUFS - in_lufs) / 20.0))
+    eq = None
+    if reference is not None or genre is not None:
+        current = TonalBalance.from_audio(x, sample_rate=sample_rate, source="the mix")
+        eq = _tonal_eq(current, sample_rate, reference=reference, genre=genre)
+        x, eq = apply_matching_eq(x, eq, sample_rate=sample_rate, before=current)
+        bus = bus.without_shelves()
     bus_out = np.ascontiguousarray(bus(x, sample_rate), dtype=np.float32)
 
     ceiling = tgt.true_peak_dbtp
@@ -308,4 +384,27 @@ def master(
         limiter_reduction_max_db=float(-reduction.min()) if reduction.size else 0.0,
         limiter_release_ms=limiters[choice].release_ms,
         passes=passes,
+        input_lufs=in_lufs,
+        eq=eq,
+        bus=bus,
+    )
+
+
+def _tonal_eq(
+    current: TonalBalance, sample_rate: int, *, reference: TonalBalance | None, genre: str | None
+) -> MatchEq:
+    if reference is not None:
+        return match_eq(
+            current,
+            reference,
+            strength=REFERENCE_EQ_STRENGTH,
+            max_db=REFERENCE_EQ_MAX_DB,
+            sample_rate=sample_rate,
+        )
+    return match_eq(
+        current,
+        TonalBalance.for_genre(genre),
+        strength=GENRE_EQ_STRENGTH,
+        max_db=GENRE_EQ_MAX_DB,
+        sample_rate=sample_rate,
     )
