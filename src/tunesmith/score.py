@@ -116,6 +116,14 @@ class Score:
     chords: list[Chord] = field(default_factory=list)
     sections: list[Section] = field(default_factory=list)
     swing: float = 0.5  # eighth-note swing ratio (0.5 = straight, 0.67 = triplet swing)
+    # Compound meter: eighth notes grouped in threes. Beats stay quarter notes: 6/8 is
+    # beats_per_bar=3 with compound=True (two dotted-quarter pulses), 12/8 is 6.
+    compound: bool = False
+
+    @property
+    def time_signature(self) -> tuple[int, int]:
+        """(numerator, denominator) as written in the MIDI file: (6, 8) for compound 3."""
+        return (2 * self.beats_per_bar, 8) if self.compound else (self.beats_per_bar, 4)
 
     @property
     def seconds_per_beat(self) -> float:
@@ -173,7 +181,8 @@ def score_to_midi(score: Score) -> object:
     midi = mido.MidiFile(type=1, ticks_per_beat=TICKS_PER_BEAT)
     conductor: list[tuple[int, int, object]] = [
         (0, 0, mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(score.tempo_bpm))),
-        (0, 0, mido.MetaMessage("time_signature", numerator=score.beats_per_bar, denominator=4)),
+        (0, 0, mido.MetaMessage("time_signature", numerator=score.time_signature[0],
+                                denominator=score.time_signature[1])),
         (0, 0, mido.MetaMessage("key_signature", key=_mido_key(score.key))),
         (0, 0, mido.MetaMessage("text", text=f"tunesmith:key={score.key.name};swing={score.swing:.3f}")),
     ]
@@ -245,6 +254,7 @@ def read_score_midi(path: Path) -> Score:
     tpb = midi.ticks_per_beat
     tempo_bpm = 120.0
     beats_per_bar = 4
+    compound = False
     key = Key(0, "major")
     swing = 0.5
     sections: list[Section] = []
@@ -271,6 +281,7 @@ def read_score_midi(path: Path) -> Score:
                 found_tempo = True
             elif msg.type == "time_signature":
                 beats_per_bar = msg.numerator * 4 // msg.denominator or msg.numerator
+                compound = msg.denominator == 8 and msg.numerator % 6 == 0
             elif msg.type == "key_signature":
                 key = Key.parse(msg.key)
             elif msg.type == "text" and msg.text.startswith("tunesmith:"):
@@ -311,7 +322,7 @@ def read_score_midi(path: Path) -> Score:
                                 is_drum=is_drum, notes=notes, instrument=instrument, pan=pan))
     chords = _chords_from_marks(chord_marks)
     score = Score(tempo_bpm=tempo_bpm, key=key, beats_per_bar=beats_per_bar, tracks=tracks,
-                  chords=chords, swing=swing)
+                  chords=chords, swing=swing, compound=compound)
     end = score.length_beats
     sections.sort(key=lambda s: s.start_beat)
     score.sections = [

@@ -1,300 +1,295 @@
 """Pattern code shared by every style: the data in a style file says which pattern and rhythm,
-this code turns chords and sections into notes."""
+this code turns chords and sections into notes. Here: the song context, where a part's hits fall,
+velocities (section energy x the style's dynamics curve x accents), and the chord patterns
+(block, pad, arpeggio, power, strum, rootless, shell, bossa). Bass lines live in `bass.py`,
+drums in `drums.py`, four-part harmony in `fourpart.py`."""
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from tunesmith.arrange.style import DRUM_NOTES, Drums, Part
+from tunesmith.arrange.meter import fit_rhythm
+from tunesmith.arrange.style import ACCENTS, STEPS_PER_BEAT, Part, Style
 from tunesmith.score import Chord, Note, Section
-from tunesmith.theory import CHORD_QUALITIES, ChordSymbol, voice_chord
+from tunesmith.theory import CHORD_QUALITIES, ChordSymbol, Key, voice_chord
 
-_VEL = {"X": 118, "x": 96, "o": 58, "g": 40}
-STEPS_PER_BEAT = 4  # rhythm positions in style files are sixteenth-note steps
+STRUM_S_PER_STRING = 0.012  # a strum sweeps the strings 12 ms apart
+SUSTAINED = ("block", "pad", "power", "strum", "rootless", "shell", "satb", "bass")
 
 
 @dataclass(frozen=True, slots=True)
 class Context:
+    """Everything a pattern needs to know about the song besides its own part."""
+
     chords: Sequence[Chord]
     sections: Sequence[Section]
     beats_per_bar: int
     song_end: float
+    key: Key
+    style: Style
+    tempo_bpm: float = 120.0
+    compound: bool = False  # 6/8, 12/8: eighth notes in threes (Score.compound)
+    _starts: list[float] = field(default_factory=list, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._starts.extend(c.start_beat for c in self.chords)
 
     def chord_at(self, beat: float) -> Chord | None:
-        for c in self.chords:
-            if c.start_beat <= beat + 1e-6 < c.end_beat:
-                return c
-        return self.chords[-1] if self.chords and beat >= self.chords[-1].start_beat else None
+        i = bisect.bisect_right(self._starts, beat + 1e-6) - 1
+        if i < 0:
+            return None
+        c = self.chords[i]
+        if beat + 1e-6 < c.end_beat or i == len(self.chords) - 1:
+            return c
+        return None
 
     def next_chord(self, chord: Chord) -> Chord | None:
-        for c in self.chords:
-            if c.start_beat >= chord.end_beat - 1e-6:
-                return c
-        return None
+        i = bisect.bisect_left(self._starts, chord.end_beat - 1e-6)
+        return self.chords[i] if i < len(self.chords) else None
+
+    @property
+    def pulse_beats(self) -> float:
+        """The felt beat: a dotted quarter in a compound meter, else a quarter."""
+        return 1.5 if self.compound else 1.0
+
+    def is_last_bar(self, bar_start: float) -> bool:
+        return bar_start + self.beats_per_bar >= self.song_end - 1e-6
+
+    def velocity(self, base: int, section: Section, beat: float, accent: str = "x") -> int:
+        """Velocity of a hit: the part's base, scaled by the section's energy, the style's
+        dynamics curve at this point of the section and the hit's accent."""
+        frac = (beat - section.start_beat) / max(section.duration_beats, 1e-9)
+        v = (energy_velocity(base, section.energy) * self.style.dynamics_at(section.kind, frac)
+             * ACCENTS.get(accent, 1.0))
+        return clamp_velocity(v)
+
+
+def clamp_velocity(v: float) -> int:
+    """A MIDI velocity, 1-127 (plain Python: called for every note)."""
+    return min(127, max(1, int(round(v))))
 
 
 def energy_velocity(base: int, energy: float) -> int:
-    return int(np.clip(round(base * (0.72 + 0.42 * energy)), 1, 127))
+    return clamp_velocity(base * (0.72 + 0.42 * energy))
 
 
-def _section_rhythm(part: Part, kind: str) -> tuple[tuple[float, float], ...]:
-    return part.rhythm.get(kind) or part.rhythm.get("default") or ((0.0, 16.0),)
+@dataclass(frozen=True, slots=True)
+class PartHit:
+    """Where a part plays: start and length in beats, the chord sounding, accent, and the index
+    of the hit in the style's rhythm list (-1 for a re-strike at a chord change)."""
+
+    start: float
+    length: float
+    chord: Chord
+    accent: str
+    index: int
 
 
-def _is_last_bar(ctx: Context, bar_start: float) -> bool:
-    return bar_start + ctx.beats_per_bar >= ctx.song_end - 1e-6
-
-
-def _hits(part: Part, section: Section, ctx: Context) -> list[tuple[float, float, Chord]]:
-    """(start_beat, duration_beats, chord) for each rhythmic hit of `part` in `section`, cut at
-    chord changes, with a re-strike where a chord changes between hits."""
-    rhythm = _section_rhythm(part, section.kind)
+def part_hits(part: Part, section: Section, ctx: Context, *, restrike: bool | None = None,
+              cut_at_chords: bool = True) -> list[PartHit]:
+    """Each rhythmic hit of `part` in `section`, cut at chord changes, with a re-strike where a
+    chord changes between hits of a sustained pattern. The last bar of the song is one held hit."""
+    rhythm = part.rhythm_for(section.kind)
     bpb = ctx.beats_per_bar
-    out: list[tuple[float, float, Chord]] = []
+    src_bpb = ctx.style.pattern_beats_per_bar
+    restrike = part.pattern in SUSTAINED if restrike is None else restrike
+    out: list[PartHit] = []
     n_bars = int(round(section.duration_beats / bpb))
     for b in range(n_bars):
         bar = section.start_beat + b * bpb
-        if _is_last_bar(ctx, bar):
+        if ctx.is_last_bar(bar):
             c = ctx.chord_at(bar)
             if c:
-                out.append((bar, bpb, c))
+                out.append(PartHit(bar, float(bpb), c, "x", 0))
             continue
-        bar_hits: list[tuple[float, float]] = []
-        for step, length in rhythm:
-            if step >= bpb * STEPS_PER_BEAT:
-                continue
-            bar_hits.append((bar + step / STEPS_PER_BEAT, length / STEPS_PER_BEAT))
-        # Re-strike at chord changes that fall between hits.
-        for c in ctx.chords:
-            restrike = part.pattern in ("block", "pad", "power", "strum", "rootless")
-            if (restrike and bar < c.start_beat < bar + bpb
-                    and not any(abs(h[0] - c.start_beat) < 1e-6 for h in bar_hits)):
-                bar_hits.append((c.start_beat, bar + bpb - c.start_beat))
-        for start, length in sorted(bar_hits):
+        bar_hits = [(bar + h.step / STEPS_PER_BEAT, h.length / STEPS_PER_BEAT, h.accent, h.index)
+                    for h in fit_rhythm(rhythm, bar_index=b, src_beats_per_bar=src_bpb,
+                                        beats_per_bar=bpb, compound=ctx.compound)]
+        if restrike:
+            for c in ctx.chords:
+                if (bar < c.start_beat < bar + bpb
+                        and not any(abs(h[0] - c.start_beat) < 1e-6 for h in bar_hits)):
+                    # Hold the new chord until the next hit of the pattern (or the bar's end).
+                    nxt = min((h[0] for h in bar_hits if h[0] > c.start_beat), default=bar + bpb)
+                    sounding = any(h[0] < c.start_beat < h[0] + h[1] for h in bar_hits)
+                    if sounding or part.pattern == "pad":
+                        bar_hits.append((c.start_beat, nxt - c.start_beat, "x", -1))
+        for start, length, accent, index in sorted(bar_hits):
             c = ctx.chord_at(start)
             if c is None:
                 continue
-            length = min(length, c.end_beat - start, bar + bpb - start)
-            if length > 0:
-                out.append((start, length, c))
+            limit = c.end_beat - start if cut_at_chords else length
+            length = min(length, limit, bar + bpb - start)
+            if length > 1e-6:
+                out.append(PartHit(start, length, c, accent, index))
     return out
 
 
 def chord_part(part: Part, section: Section, ctx: Context,
                prev: list[int] | None) -> tuple[list[Note], list[int] | None]:
-    """Comping, pads, arpeggios, power chords, strums, rootless jazz voicings."""
+    """Comping, pads, arpeggios, power chords, strums, rootless and shell voicings, bossa guitar.
+    `prev` is the voicing the part last played: each chord moves from it as little as possible."""
     notes: list[Note] = []
-    vel = energy_velocity(part.velocity, section.energy)
     last_chord: ChordSymbol | None = None
     voicing = prev
     arp_i = 0
-    for start, length, chord in _hits(part, section, ctx):
-        sym = chord.chord
+    for hit in part_hits(part, section, ctx):
+        sym = hit.chord.chord
         if sym != last_chord or voicing is None:
-            voicing = _voice(part, sym, voicing)
+            voicing = voice_for(part, sym, voicing)
             last_chord = sym
-        v = int(np.clip(vel + (8 if abs(start % ctx.beats_per_bar) < 1e-6 else 0), 1, 127))
-        if part.pattern == "arpeggio" and not _is_last_bar(ctx, start):
+            arp_i = 0
+        downbeat = abs((hit.start - section.start_beat) % ctx.beats_per_bar) < 1e-6
+        v = ctx.velocity(part.velocity, section, hit.start, hit.accent) + (6 if downbeat else 0)
+        v = clamp_velocity(v)
+        last = ctx.is_last_bar(hit.start)
+        if part.pattern == "arpeggio" and not last:
             order = part.arpeggio or (0, 1, 2, 3)
             idx = order[arp_i % len(order)]
             arp_i += 1
             pitch = voicing[idx % len(voicing)] + 12 * (idx // len(voicing))
-            notes.append(Note(start, length, pitch, v))
-        elif part.pattern == "strum":
-            down = arp_i % 2 == 0
-            arp_i += 1
-            strings = voicing if down else list(reversed(voicing))
+            notes.append(Note(hit.start, hit.length, pitch, v))
+        elif part.pattern == "strum" and not last:
+            down = hit.index < 0 or _is_downstroke(hit.start - section.start_beat)
+            strings = voicing if down else list(reversed(voicing))[: max(2, len(voicing) - 2)]
             for k, p in enumerate(strings):
-                d = 0.018 * k
-                notes.append(Note(start + d, max(0.05, length - d), p, v - 4 * k if down else v - 12))
+                d = STRUM_S_PER_STRING * k * ctx.tempo_bpm / 60.0
+                vel = v - 3 * k if down else int(v * 0.8) - 2 * k
+                notes.append(Note(hit.start + d, max(0.05, hit.length - d), p, max(1, vel)))
+        elif part.pattern == "bossa" and not last:
+            notes += _bossa_fingers(hit.start, hit.length, voicing, v)
         else:
-            for p in voicing:
-                notes.append(Note(start, length, p, v))
+            notes += [Note(hit.start, hit.length, p, v) for p in voicing]
+    if part.pattern == "bossa":
+        notes += _bossa_thumb(part, section, ctx)
     return notes, voicing
 
 
-def _voice(part: Part, chord: ChordSymbol, prev: list[int] | None) -> list[int]:
+def _is_downstroke(beat_in_section: float) -> bool:
+    """Strumming hand: down strokes on the beat, up strokes between beats."""
+    return abs(beat_in_section - round(beat_in_section)) < 1e-6
+
+
+def voice_for(part: Part, chord: ChordSymbol, prev: list[int] | None) -> list[int]:
+    """The voicing a part plays for `chord`, led smoothly from `prev`."""
     if part.pattern == "power":
-        root = part.low + ((chord.root - part.low) % 12)
-        return [root, root + 7, root + 12]
+        return _power(chord, low=part.low, high=part.high, previous=prev)
     if part.pattern == "rootless":
         return _rootless(chord, low=part.low, high=part.high, previous=prev)
+    if part.pattern == "shell":
+        return _shell(chord, low=part.low, high=part.high, previous=prev)
     if part.pattern == "strum":
-        v = voice_chord(chord, low=part.low + 7, high=part.high, previous=prev, max_notes=4)
+        v = voice_chord(chord, low=part.low + 7, high=part.high, previous=prev,
+                        max_notes=max(3, part.max_notes - 1))
         bass = part.low + ((chord.bass_pc - part.low) % 12)
         return sorted({bass, *v})
-    return voice_chord(chord, low=part.low, high=part.high, previous=prev)
+    if part.pattern == "bossa":
+        return _rootless(chord, low=part.low + 12, high=part.high, previous=prev, size=3)
+    return voice_chord(chord, low=part.low, high=part.high, previous=prev,
+                       max_notes=part.max_notes)
 
 
-def _rootless(chord: ChordSymbol, *, low: int, high: int, previous: list[int] | None) -> list[int]:
-    """Bill Evans-style A/B rootless voicings: 3-5-7-9 or 7-9-3-5 (6 instead of 7 on triads)."""
+def _power(chord: ChordSymbol, *, low: int, high: int, previous: list[int] | None) -> list[int]:
+    """Root, fifth and octave, the root placed nearest the previous one (a guitarist sliding
+    along the neck), inside [low, high]."""
+    roots = [p for p in range(low, high - 11) if p % 12 == chord.bass_pc % 12]
+    if not roots:
+        roots = [low + ((chord.bass_pc - low) % 12)]
+    root = min(roots, key=lambda r: (abs(r - previous[0]), r)) if previous else roots[0]
+    fifth = 6 if chord.triad_quality == "dim" else 7
+    return [root, root + fifth, root + 12]
+
+
+def _shell(chord: ChordSymbol, *, low: int, high: int, previous: list[int] | None) -> list[int]:
+    """Shell voicing: root low, third and seventh (sixth on a triad) above it, nearest motion."""
+    iv = CHORD_QUALITIES[chord.quality]
+    third = iv[1]
+    seventh = iv[3] if len(iv) > 3 else (9 if third == 4 else 10)
+    cands = []
+    for root in range(low, high):
+        if root % 12 != chord.root % 12:
+            continue
+        for form in ([0, third + 12, seventh], [0, seventh, third + 12]):
+            v = sorted(root + i for i in form)
+            if v[-1] <= high:
+                cands.append(v)
+    if not cands:
+        return voice_chord(chord, low=low, high=high, previous=previous, max_notes=3)
+    return _closest(cands, previous, low, high)
+
+
+def _rootless(chord: ChordSymbol, *, low: int, high: int, previous: list[int] | None,
+              size: int = 4) -> list[int]:
+    """Bill Evans-style A/B rootless voicings: 3-5-7-9 or 7-9-3-5 (6 instead of 7 on triads);
+    `size` 3 drops the fifth (3-7-9 / 7-9-3)."""
     iv = CHORD_QUALITIES[chord.quality]
     third = iv[1]
     fifth = iv[2]
     seventh = iv[3] if len(iv) > 3 else (9 if third == 4 else 10)
     ninth = 14 if chord.quality not in ("m7b5", "dim7", "dim") else 13
-    forms = ([third, fifth, seventh, ninth], [seventh, ninth, third + 12, fifth + 12])
+    if size >= 4:
+        forms = ([third, fifth, seventh, ninth], [seventh, ninth, third + 12, fifth + 12])
+    else:
+        forms = ([third, seventh, ninth], [seventh, ninth, third + 12])
     cands: list[list[int]] = []
     for form in forms:
-        for octave in range(2, 7):
+        for octave in range(1, 9):
             base = 12 * octave + chord.root
             v = [base + i for i in form]
             if v[0] >= low and v[-1] <= high:
                 cands.append(v)
     if not cands:
         return voice_chord(chord, low=low, high=high, previous=previous)
+    return _closest(cands, previous, low, high)
+
+
+def _closest(cands: list[list[int]], previous: list[int] | None, low: int, high: int) -> list[int]:
     if not previous:
         mid = (low + high) / 2
-        return min(cands, key=lambda v: abs(np.mean(v) - mid))
-    return min(cands, key=lambda v: sum(min(abs(p - q) for q in previous) for p in v))
+        return min(cands, key=lambda v: abs(float(np.mean(v)) - mid))
+    return min(cands, key=lambda v: sum(min(abs(p - q) for q in previous) for p in v)
+               + 0.5 * abs(float(np.mean(v)) - float(np.mean(previous))))
 
 
-def bass_part(part: Part, section: Section, ctx: Context, rng: np.random.Generator) -> list[Note]:
-    """Root/fifth/octave/approach lines from the style's rhythm and tone lists, or a walking line."""
-    if part.pattern == "walking":
-        return _walking(part, section, ctx, rng)
-    tones = part.tones.get(section.kind) or part.tones.get("default") or ("R",)
-    vel = energy_velocity(part.velocity, section.energy)
+def _bossa_fingers(start: float, length: float, voicing: list[int], vel: int) -> list[Note]:
+    """The fingers pluck the upper voicing together, a little softer than the thumb."""
+    return [Note(start, length, p, max(1, vel - 6)) for p in voicing]
+
+
+def _bossa_thumb(part: Part, section: Section, ctx: Context) -> list[Note]:
+    """The thumb: chord root on beat 1, the fifth (below when it fits) on the bar's middle beat,
+    each held for a dotted quarter: the alternating bass of the bossa nova guitar."""
     notes = []
-    hits = _hits(part, section, ctx)
-    rhythm = _section_rhythm(part, section.kind)
-    for i, (start, length, chord) in enumerate(hits):
-        pos_in_bar = round((start % ctx.beats_per_bar) * STEPS_PER_BEAT)
-        idx = next((k for k, (s, _) in enumerate(rhythm) if s == pos_in_bar), i)
-        tone = tones[idx % len(tones)] if not _is_last_bar(ctx, start) else "R"
-        nxt = hits[i + 1][2] if i + 1 < len(hits) else ctx.next_chord(chord)
-        pitch = _bass_tone(tone, chord.chord, nxt.chord if nxt else None, part)
-        accent = 10 if pos_in_bar == 0 else 0
-        notes.append(Note(start, length * 0.95, pitch, min(127, vel + accent)))
-    return notes
-
-
-def _bass_root(pc: int, part: Part) -> int:
-    return part.low + ((pc - part.low) % 12)
-
-
-def _bass_tone(tone: str, chord: ChordSymbol, nxt: ChordSymbol | None, part: Part) -> int:
-    root = _bass_root(chord.bass_pc, part)
-    iv = CHORD_QUALITIES[chord.quality]
-    if tone == "5":
-        p = root + iv[2]
-    elif tone == "8":
-        p = root + 12
-    elif tone == "3":
-        p = root + iv[1]
-    elif tone == "b7":
-        p = root + (iv[3] if len(iv) > 3 else 10)
-    elif tone == "A":
-        if nxt is None or nxt.bass_pc == chord.bass_pc:
-            p = root + iv[2]
-        else:
-            target = _bass_root(nxt.bass_pc, part)
-            p = target - 1 if target - 1 >= part.low else target + 1
-    else:
-        p = root
-    while p > part.high:
-        p -= 12
-    return p
-
-
-def _walking(part: Part, section: Section, ctx: Context, rng: np.random.Generator) -> list[Note]:
-    vel = energy_velocity(part.velocity, section.energy)
-    notes = []
-    start, end = section.start_beat, section.end_beat
-    beat = start
-    prev = None
-    while beat < end - 1e-6:
-        chord = ctx.chord_at(beat)
-        if chord is None:
-            beat += 1
-            continue
-        if _is_last_bar(ctx, beat) and abs((beat - start) % ctx.beats_per_bar) < 1e-6:
-            notes.append(Note(beat, ctx.beats_per_bar, _bass_root(chord.chord.bass_pc, part), vel))
-            break
-        nxt = ctx.next_chord(chord)
-        beats_left = chord.end_beat - beat
-        root = _bass_root(chord.chord.root, part)
-        if abs(beat - chord.start_beat) < 1e-6:
-            pitch = root if prev is None or abs(root - prev) <= 7 else (root + 12 if root + 12 <= part.high else root)
-        elif beats_left <= 1 + 1e-6 and nxt is not None:
-            target = _bass_root(nxt.chord.root, part)
-            if prev is not None and abs(target + 12 - prev) < abs(target - prev) and target + 12 <= part.high:
-                target += 12
-            pitch = target + (1 if rng.random() < 0.5 else -1)
-        else:
-            tones = [(chord.chord.root + i) % 12 for i in CHORD_QUALITIES[chord.chord.quality]]
-            scale_step = [p for p in range(part.low, part.high + 1)
-                          if p % 12 in tones and prev is not None and 0 < abs(p - prev) <= 5]
-            if scale_step:
-                # Step through chord tones, pulled back toward the middle of the register so the
-                # line does not drift to an extreme.
-                centre = (part.low + part.high) / 2 - 2
-                w = np.exp(-np.abs(np.array(scale_step) - centre) / 5.0)
-                pitch = int(rng.choice(scale_step, p=w / w.sum()))
-            else:
-                pitch = root + 7
-        pitch = int(np.clip(pitch, part.low, part.high))
-        notes.append(Note(beat, 0.92, pitch, vel + (8 if abs((beat - start) % 2) < 1e-6 else 0)))
-        prev = pitch
-        beat += 1
-    return notes
-
-
-def drum_part(drums: Drums, sections: Sequence[Section], ctx: Context,
-              rng: np.random.Generator) -> list[Note]:
-    """Grooves per section kind, a fill leading into each new section, a crash on section
-    starts, and a final hit on the last bar."""
-    notes: list[Note] = []
-    spb = drums.steps_per_beat
     bpb = ctx.beats_per_bar
-    for si, sec in enumerate(sections):
-        groove_name = drums.sections.get(sec.kind, "")
-        groove = drums.grooves.get(groove_name) if groove_name else None
-        n_bars = int(round(sec.duration_beats / bpb))
-        has_next = si + 1 < len(sections)
-        next_plays = has_next and bool(drums.sections.get(sections[si + 1].kind, ""))
-        for b in range(n_bars):
-            bar = sec.start_beat + b * bpb
-            if _is_last_bar(ctx, bar):
-                notes += [Note(bar, 2.0, DRUM_NOTES["kick"], 110), Note(bar, 4.0, DRUM_NOTES["crash"], 112)]
+    beats = (0.0,) if bpb == 3 and not ctx.compound else (0.0, bpb / 2)
+    n_bars = int(round(section.duration_beats / bpb))
+    for b in range(n_bars):
+        bar = section.start_beat + b * bpb
+        for k, off in enumerate(beats):
+            t = bar + off
+            c = ctx.chord_at(t)
+            if c is None:
                 continue
-            if groove is None:
-                if b == n_bars - 1 and next_plays and drums.fill:
-                    notes += _pattern_notes(drums.fill, bar, spb, bpb, sec.energy, from_step=0)
-                continue
-            fill_here = b == n_bars - 1 and has_next and bool(drums.fill)
-            fill_from = _first_hit(drums.fill) if fill_here else bpb * spb
-            notes += _pattern_notes(groove, bar, spb, bpb, sec.energy, until_step=fill_from,
-                                    crash=drums.crash_on_sections and b == 0 and si > 0)
-            if fill_here:
-                notes += _pattern_notes(drums.fill, bar, spb, bpb, min(1.0, sec.energy + 0.1),
-                                        from_step=fill_from)
-    return notes
-
-
-def _first_hit(pattern: dict[str, str]) -> int:
-    firsts = [next((i for i, ch in enumerate(s) if ch in _VEL), len(s)) for s in pattern.values()]
-    return min(firsts, default=0)
-
-
-def _pattern_notes(pattern: dict[str, str], bar: float, spb: int, bpb: int, energy: float, *,
-                   from_step: int = 0, until_step: int | None = None, crash: bool = False) -> list[Note]:
-    steps = bpb * spb
-    until = steps if until_step is None else until_step
-    notes = []
-    for drum, s in pattern.items():
-        if not s:
-            continue
-        for i in range(from_step, until):
-            ch = s[i % len(s)]
-            if ch not in _VEL:
-                continue
-            if crash and i == 0 and drum in ("hat", "ride", "hat_open"):
-                continue
-            notes.append(Note(bar + i / spb, 0.25, DRUM_NOTES[drum], energy_velocity(_VEL[ch], energy)))
-    if crash:
-        notes.append(Note(bar, 2.0, DRUM_NOTES["crash"], energy_velocity(110, energy)))
+            root = part.low + ((c.chord.bass_pc - part.low) % 12)
+            pitch = root
+            if k == 1 and abs(c.start_beat - t) > 1e-6:
+                fifth = root + CHORD_QUALITIES[c.chord.quality][2]
+                pitch = fifth - 12 if fifth - 12 >= part.low else fifth
+            dur = min(1.5, c.end_beat - t, bar + bpb - t)
+            if ctx.is_last_bar(bar):
+                dur = float(bpb)
+            notes.append(Note(t, max(0.25, dur), pitch, ctx.velocity(part.velocity, section, t)))
+            if ctx.is_last_bar(bar):
+                break
+        # A chord that changes mid-bar off the thumb's beats still gets its root.
+        for c in ctx.chords:
+            if bar < c.start_beat < bar + bpb and all(abs(c.start_beat - (bar + o)) > 1e-6
+                                                       for o in beats):
+                root = part.low + ((c.chord.bass_pc - part.low) % 12)
+                notes.append(Note(c.start_beat, min(1.0, c.end_beat - c.start_beat), root,
+                                  ctx.velocity(part.velocity, section, c.start_beat)))
     return notes
