@@ -1,0 +1,16 @@
+"""The studio: a web app and HTTP API over the same pipeline as the CLI.
+
+    browser / app ──HTTP──► FastAPI (create_app): users, styles, songs, jobs routers
+                                 │  inserts a job row (never works inside a request)
+                                 ▼
+                           database (SQLite file, or PostgreSQL by URL): the durable queue
+                                 ▲  claim with a lease, heartbeat, progress events
+                                 │
+                           worker processes (tunesmith.service.worker) ──► pipeline ──► files
+                                                                  (per-user folder on disk)
+"""
+
+from tunesmith.service.app import create_app
+from tunesmith.service.settings import Settings
+
+__all__ = ["Settings", "create_app"]

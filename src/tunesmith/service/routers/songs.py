@@ -1,0 +1,319 @@
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, File, Form, HTTPException, UploadFile
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, Field
+from starlette.background import BackgroundTask
+
+from tunesmith.service.db import jobs, now, songs, versions
+from tunesmith.service.deps import RateLimitedUser, Services, ServicesDep, UserDep
+from tunesmith.service.queue import new_id
+from tunesmith.service.storage import UploadError, sniff
+
+router = APIRouter(prefix="/api/songs", tags=["songs"])
+
+CHUNK = 1 << 20
+
+
+class Created(BaseModel):
+    song_id: str
+    version: int
+    job_id: str
+
+
+class VersionOut(BaseModel):
+    number: int
+    kind: str
+    status: str
+    params: dict[str, Any]
+    job_id: str | None
+    created_at: float
+    files: list[str] = Field(default_factory=list)
+    info: dict[str, Any] | None = None
+
+
+class SongOut(BaseModel):
+    id: str
+    title: str
+    created_at: float
+    versions: list[VersionOut]
+
+
+class CreateBody(BaseModel):
+    prompt: str = Field(min_length=1, max_length=2000)
+    seed: int = 1
+    length_s: float | None = Field(default=None, ge=20, le=600)
+    title: str | None = Field(default=None, max_length=200)
+
+
+class RestyleBody(BaseModel):
+    style: str
+    keep: str = "melody+chords"
+    harmony: str = "style"
+    seed: int | None = None
+
+
+class RegenerateBody(BaseModel):
+    seed: int | None = None
+
+
+# ------------------------------------------------------------------------------- helpers
+
+def _check_style(style: str | None) -> None:
+    if style is None:
+        return
+    from tunesmith.arrange.style import style_names
+
+    if style not in style_names():
+        raise HTTPException(422, f"unknown style '{style}'")
+
+
+def _save_upload(services: Services, user_id: str, upload: UploadFile, *, kinds: tuple[str, ...]
+                 ) -> str:
+    """Store an upload in the user's folder after checking its size, type and length."""
+    head = upload.file.read(4096)
+    try:
+        found = sniff(head, filename=upload.filename or "")
+    except UploadError as exc:
+        raise HTTPException(415, str(exc)) from None
+    if found.kind not in kinds:
+        raise HTTPException(415, f"this needs {' or '.join(kinds)}, not {found.kind}")
+    rel = f"uploads/{new_id()}{found.suffix}"
+    dest = services.storage.resolve(user_id, rel)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    size = len(head)
+    limit = services.settings.max_upload_bytes
+    with dest.open("wb") as out:
+        out.write(head)
+        while chunk := upload.file.read(CHUNK):
+            size += len(chunk)
+            if size > limit:
+                out.close()
+                dest.unlink(missing_ok=True)
+                raise HTTPException(413, f"the upload is over {limit // (1 << 20)} MB")
+            out.write(chunk)
+    if found.kind == "audio":
+        _check_audio(dest, services.settings.max_audio_s)
+    return rel
+
+
+def _check_audio(path: Path, max_s: float) -> None:
+    import soundfile as sf
+
+    try:
+        info = sf.info(str(path))
+    except Exception:
+        path.unlink(missing_ok=True)
+        raise HTTPException(415, "the audio file cannot be decoded") from None
+    if info.duration > max_s:
+        path.unlink(missing_ok=True)
+        raise HTTPException(413, f"the recording is {info.duration / 60:.1f} min long; the "
+                                 f"studio takes up to {max_s / 60:.0f} min")
+
+
+def _new_song(conn: sa.Connection, user_id: str, title: str) -> str:
+    sid = new_id()
+    conn.execute(songs.insert().values(id=sid, user_id=user_id, title=title[:200] or "Untitled",
+                                       created_at=now()))
+    return sid
+
+
+def _new_version(services: Services, conn: sa.Connection, *, user_id: str, song_id: str,
+                 kind: str, params: dict[str, Any]) -> Created:
+    number = (conn.execute(sa.select(sa.func.max(versions.c.number))
+                           .where(versions.c.song_id == song_id)).scalar() or 0) + 1
+    vid = new_id()
+    folder = services.storage.version_dir(user_id, song_id, number)
+    conn.execute(versions.insert().values(
+        id=vid, song_id=song_id, user_id=user_id, number=number, kind=kind,
+        params={**params, "kind": kind}, status="pending",
+        folder=str(folder.relative_to(services.storage.user_dir(user_id))), created_at=now()))
+    job_id = services.queue.submit(conn, user_id=user_id, version_id=vid)
+    return Created(song_id=song_id, version=number, job_id=job_id)
+
+
+def _own_song(conn: sa.Connection, user_id: str, song_id: str) -> Any:
+    row = conn.execute(sa.select(songs).where(songs.c.id == song_id,
+                                              songs.c.user_id == user_id)).first()
+    if row is None:
+        raise HTTPException(404, "no such song")
+    return row
+
+
+def _version_folder(services: Services, user_id: str, song_id: str, number: int) -> Path:
+    with services.engine.connect() as conn:
+        _own_song(conn, user_id, song_id)
+        v = conn.execute(sa.select(versions).where(versions.c.song_id == song_id,
+                                                   versions.c.number == number)).first()
+    if v is None:
+        raise HTTPException(404, "no such version")
+    if v.status != "ready":
+        raise HTTPException(409, f"version {number} is {v.status}, not ready")
+    return services.storage.resolve(user_id, v.folder)
+
+
+def _song_out(services: Services, user_id: str, row: Any) -> SongOut:
+    with services.engine.connect() as conn:
+        vs = conn.execute(sa.select(versions, jobs.c.id.label("job_id"))
+                          .join(jobs, jobs.c.version_id == versions.c.id, isouter=True)
+                          .where(versions.c.song_id == row.id)
+                          .order_by(versions.c.number)).all()
+    out = []
+    for v in vs:
+        files: list[str] = []
+        info = None
+        if v.status == "ready":
+            folder = services.storage.resolve(user_id, v.folder)
+            files = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+            info_path = folder / "song.json"
+            if info_path.is_file():
+                full = json.loads(info_path.read_text(encoding="utf-8"))
+                info = {k: full.get(k) for k in ("style", "key", "tempo_bpm", "duration_s",
+                                                 "sections", "chords", "master", "time_signature")}
+        params = {k: v2 for k, v2 in dict(v.params).items() if k != "input"}
+        out.append(VersionOut(number=v.number, kind=v.kind, status=v.status, params=params,
+                              job_id=v.job_id, created_at=v.created_at, files=files, info=info))
+    return SongOut(id=row.id, title=row.title, created_at=row.created_at, versions=out)
+
+
+# -------------------------------------------------------------------------------- routes
+
+@router.post("/hum", status_code=202)
+def hum(user: RateLimitedUser, services: ServicesDep,
+        file: Annotated[UploadFile, File(description="The recorded hum (WAV, FLAC, MP3, OGG).")],
+        style: Annotated[str | None, Form()] = None, seed: Annotated[int, Form()] = 1,
+        length_s: Annotated[float | None, Form(ge=20, le=600)] = None,
+        tempo_bpm: Annotated[float | None, Form(gt=20, lt=300)] = None,
+        key: Annotated[str | None, Form(max_length=12)] = None,
+        title: Annotated[str, Form(max_length=200)] = "") -> Created:
+    _check_style(style)
+    rel = _save_upload(services, user.id, file, kinds=("audio",))
+    params = {"input": rel, "style": style, "seed": seed, "length_s": length_s,
+              "tempo_bpm": tempo_bpm, "key": key, "source_name": file.filename}
+    with services.engine.begin() as conn:
+        sid = _new_song(conn, user.id, title or Path(file.filename or "hum").stem)
+        return _new_version(services, conn, user_id=user.id, song_id=sid, kind="hum",
+                            params=params)
+
+
+@router.post("/restyle", status_code=202)
+def restyle_upload(user: RateLimitedUser, services: ServicesDep,
+                   file: Annotated[UploadFile, File(description="MIDI, MusicXML, ABC or audio.")],
+                   style: Annotated[str, Form()], keep: Annotated[str, Form()] = "melody+chords",
+                   harmony: Annotated[str, Form()] = "style", seed: Annotated[int, Form()] = 1,
+                   title: Annotated[str, Form(max_length=200)] = "") -> Created:
+    _check_style(style)
+    _check_modes(keep, harmony)
+    rel = _save_upload(services, user.id, file, kinds=("midi", "score", "audio"))
+    params = {"input": rel, "style": style, "keep": keep, "harmony": harmony, "seed": seed,
+              "source_name": file.filename}
+    with services.engine.begin() as conn:
+        sid = _new_song(conn, user.id, title or Path(file.filename or "song").stem)
+        return _new_version(services, conn, user_id=user.id, song_id=sid, kind="restyle",
+                            params=params)
+
+
+@router.post("/create", status_code=202)
+def create(body: CreateBody, user: RateLimitedUser, services: ServicesDep) -> Created:
+    """Words become a song; the style, tempo and key come from the words."""
+    params = {"prompt": body.prompt, "seed": body.seed, "length_s": body.length_s}
+    with services.engine.begin() as conn:
+        sid = _new_song(conn, user.id, body.title or body.prompt[:60])
+        return _new_version(services, conn, user_id=user.id, song_id=sid, kind="create",
+                            params=params)
+
+
+@router.post("/{song_id}/restyle", status_code=202)
+def restyle_version(song_id: str, body: RestyleBody, user: RateLimitedUser,
+                    services: ServicesDep) -> Created:
+    """A new version of a finished song in another style (its latest ready version's MIDI)."""
+    _check_style(body.style)
+    _check_modes(body.keep, body.harmony)
+    with services.engine.begin() as conn:
+        _own_song(conn, user.id, song_id)
+        latest = conn.execute(sa.select(versions).where(
+            versions.c.song_id == song_id, versions.c.status == "ready")
+            .order_by(versions.c.number.desc())).first()
+        if latest is None:
+            raise HTTPException(409, "the song has no finished version to restyle yet")
+        params = {"input": f"{latest.folder}/song.mid", "style": body.style, "keep": body.keep,
+                  "harmony": body.harmony, "seed": body.seed or dict(latest.params).get("seed", 1),
+                  "from_version": latest.number}
+        return _new_version(services, conn, user_id=user.id, song_id=song_id, kind="restyle",
+                            params=params)
+
+
+@router.post("/{song_id}/regenerate", status_code=202)
+def regenerate(song_id: str, body: RegenerateBody, user: RateLimitedUser,
+               services: ServicesDep) -> Created:
+    """Make the latest version again with another seed (a new version; the old one stays)."""
+    with services.engine.begin() as conn:
+        _own_song(conn, user.id, song_id)
+        latest = conn.execute(sa.select(versions).where(versions.c.song_id == song_id)
+                              .order_by(versions.c.number.desc())).first()
+        if latest is None:
+            raise HTTPException(409, "the song has no version to make again")
+        params = dict(latest.params)
+        kind = params.pop("kind", latest.kind)
+        params["seed"] = body.seed if body.seed is not None else int(params.get("seed", 1)) + 1
+        return _new_version(services, conn, user_id=user.id, song_id=song_id, kind=kind,
+                            params=params)
+
+
+@router.get("")
+def list_songs(user: UserDep, services: ServicesDep) -> list[SongOut]:
+    with services.engine.connect() as conn:
+        rows = conn.execute(sa.select(songs).where(songs.c.user_id == user.id)
+                            .order_by(songs.c.created_at.desc()).limit(100)).all()
+    return [_song_out(services, user.id, r) for r in rows]
+
+
+@router.get("/{song_id}")
+def get_song(song_id: str, user: UserDep, services: ServicesDep) -> SongOut:
+    with services.engine.connect() as conn:
+        row = _own_song(conn, user.id, song_id)
+    return _song_out(services, user.id, row)
+
+
+@router.get("/{song_id}/versions/{number}/files/{path:path}", response_class=FileResponse)
+def get_file(song_id: str, number: int, path: str, user: UserDep,
+             services: ServicesDep) -> FileResponse:
+    folder = _version_folder(services, user.id, song_id, number)
+    target = (folder / path).resolve()
+    if folder.resolve() not in target.parents or not target.is_file():
+        raise HTTPException(404, "no such file")
+    return FileResponse(target)
+
+
+@router.get("/{song_id}/versions/{number}/bundle.zip", response_class=FileResponse)
+def bundle(song_id: str, number: int, user: UserDep, services: ServicesDep) -> FileResponse:
+    folder = _version_folder(services, user.id, song_id, number)
+    fd, tmp = tempfile.mkstemp(suffix=".zip")
+    os.close(fd)
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        for p in sorted(folder.rglob("*")):
+            if p.is_file():
+                z.write(p, f"v{number}/{p.relative_to(folder)}")
+    return FileResponse(tmp, media_type="application/zip", filename=f"song-v{number}.zip",
+                        background=BackgroundTask(os.unlink, tmp))
+
+
+def _check_modes(keep: str, harmony: str) -> None:
+    from tunesmith.errors import TunesmithError
+    from tunesmith.restyle import check_modes
+
+    try:
+        check_modes(keep, harmony)
+    except TunesmithError as exc:
+        raise HTTPException(422, str(exc)) from None
+
+
+

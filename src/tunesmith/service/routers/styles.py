@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException
+from fastapi.responses import FileResponse
+from pydantic import BaseModel
+
+from tunesmith.service.deps import ServicesDep
+from tunesmith.service.previews import preview_path
+
+router = APIRouter(prefix="/api/styles", tags=["styles"])
+
+
+class StyleOut(BaseModel):
+    name: str
+    title: str
+    description: str
+    tempo_range: tuple[float, float]
+    preview_url: str
+
+
+@router.get("")
+def list_styles() -> list[StyleOut]:
+    from tunesmith.arrange import load_style
+    from tunesmith.arrange.style import style_names
+
+    out = []
+    for name in style_names():
+        s = load_style(name)
+        out.append(StyleOut(name=name, title=s.title, description=s.description,
+                            tempo_range=s.tempo_range, preview_url=f"/api/styles/{name}/preview.wav"))
+    return out
+
+
+@router.get("/{name}/preview.wav", response_class=FileResponse)
+def preview(name: str, services: ServicesDep) -> FileResponse:
+    from tunesmith.arrange.style import style_names
+
+    if name not in style_names():
+        raise HTTPException(404, f"unknown style '{name}'")
+    path = preview_path(services.settings.data_dir, name)
+    if not path.is_file():
+        raise HTTPException(503, "the preview is still being made; try again in a moment",
+                            headers={"Retry-After": "5"})
+    return FileResponse(path, media_type="audio/wav")
