@@ -1,37 +1,42 @@
-"""Render speed per stem, every style: ours (tunesmith.render, FluidSynth through pyfluidsynth,
-SoundFont loaded once per process) against the `fluidsynth` command-line program rendering the
-same stem from a MIDI file (the usual way to bounce MIDI to audio; it loads the SoundFont on
-every call, as a user running it per stem would), measured in the same run.
+"""Render speed per stem, every style: ours (tunesmith.render, FluidSynth through ctypes) against
+the `fluidsynth` command-line program rendering the same stem from a MIDI file (the usual way to
+bounce MIDI to audio; it loads the SoundFont on every call, as a user running it per stem
+would), measured in the same run.
 
 Each style arranges the same song: the built-in demo hum through listen and compose, as
 `tunesmith demo` makes it. Target (issue 5): faster than 40x real time per stem on 2 cores.
 
-    python bench/render_speed.py [--length 1:00] [--styles rock,waltz] [--skip-peer]
+    python bench/render_speed.py [--length 1:00] [--styles rock,waltz] [--workers 2] [--skip-peer]
 
-Columns: stems, song length; ours, one process: median and slowest stem, x real time (SoundFont
-load not included: it happens once per process, its time is printed apart); ours, `render()` as
-the pipeline calls it (2 spawned worker processes, SoundFont load and process start included):
-x real time per stem = stems x length / wall time; peer: the fluidsynth CLI per stem (median,
-SoundFont load included, as each call pays it), and the ratio ours (one process) / peer.
-
-Speeds are song seconds per CPU second of the process doing the work (`--clock cpu`, the
-default: fair on a shared, loaded machine) or per wall-clock second (`--clock wall`). For
-`render()`, CPU time is the workers' (they are child processes) plus the parent's.
+Every figure is x real time (song seconds per second), on both clocks: CPU seconds (fair on a
+shared, loaded machine) and wall seconds (what a user waits, inflated by other load).
+- one process: `FluidSynthRenderer.render_track` per stem in this process, SoundFont loaded
+  once before (its time printed apart): median and slowest stem.
+- cold: `render()` as the CLI calls it: a RenderPool of `--workers` processes started for the
+  song (process start and SoundFont load included), stems x song length / time.
+- warm: the same song on one RenderPool kept across all styles (the service and benches):
+  stems x song length / time. CPU is the workers' own clock plus this process's.
+- peer: the fluidsynth CLI per stem, one at a time (SoundFont load included, as each call pays
+  it): median stem.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import resource
 import shutil
 import statistics
 import subprocess
 import tempfile
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 SAMPLE_RATE = 44100
+log = logging.getLogger("render_speed")
 
 
 def _lead_sheet(style, *, length_s: float):
@@ -54,22 +59,39 @@ def _lead_sheet(style, *, length_s: float):
                    length_s=length_s, seed=0)
 
 
-class Clock:
-    """Seconds of wall time, or of CPU time of this process and its finished children."""
+@dataclass(frozen=True, slots=True)
+class Span:
+    """Wall and CPU seconds of one measured piece of work."""
 
-    def __init__(self, kind: str) -> None:
-        self.kind = kind
-
-    def now(self) -> float:
-        if self.kind == "wall":
-            return time.perf_counter()
-        own = resource.getrusage(resource.RUSAGE_SELF)
-        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-        return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+    wall_s: float
+    cpu_s: float
 
 
-def _peer_stem_s(score, track, folder: Path, soundfont: Path, exe: str, clock: Clock) -> float:
-    """Seconds for the fluidsynth CLI to bounce one stem (its own MIDI file) to a WAV."""
+def _cpu_self() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def _cpu_children() -> float:
+    """CPU seconds of this process's finished (reaped) children."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def _timed(fn, *, pool=None) -> Span:
+    """Run `fn`; wall time, and CPU of this process, its reaped children and `pool`'s workers."""
+    def pool_cpu() -> float:
+        return sum(w.cpu_s for w in pool.stats()) if pool is not None else 0.0
+
+    c0, k0, p0 = _cpu_self(), _cpu_children(), pool_cpu()
+    t0 = time.perf_counter()
+    fn()
+    wall = time.perf_counter() - t0
+    return Span(wall, (_cpu_self() - c0) + (_cpu_children() - k0) + (pool_cpu() - p0))
+
+
+def _peer_stem(score, track, folder: Path, soundfont: Path, exe: str) -> Span:
+    """The fluidsynth CLI bouncing one stem (its own MIDI file) to a WAV."""
     from tunesmith.score import Score, write_score_midi
 
     one = Score(tempo_bpm=score.tempo_bpm, key=score.key, beats_per_bar=score.beats_per_bar,
@@ -77,41 +99,55 @@ def _peer_stem_s(score, track, folder: Path, soundfont: Path, exe: str, clock: C
     mid = folder / f"{track.name}.mid"
     write_score_midi(one, mid)
     wav = folder / f"{track.name}.wav"
-    t0 = clock.now()
+    k0, t0 = _cpu_children(), time.perf_counter()
     subprocess.run([exe, "-ni", "-q", "-g", "0.6", "-R", "0", "-C", "0", "-r", str(SAMPLE_RATE),
                     "-o", "synth.cpu-cores=1", "-F", str(wav), str(soundfont), str(mid)],
                    check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return clock.now() - t0
+    return Span(time.perf_counter() - t0, _cpu_children() - k0)
+
+
+def _x(song_s: float, seconds: float) -> float:
+    return song_s / max(seconds, 1e-9)
 
 
 def main() -> None:
     from tunesmith.arrange import arrange, load_style, style_names
     from tunesmith.cli import parse_length
-    from tunesmith.render import FluidSynthRenderer, find_soundfont, render, song_length_samples
+    from tunesmith.render import (
+        FluidSynthRenderer,
+        RenderPool,
+        find_soundfont,
+        render,
+        song_length_samples,
+    )
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--length", default="1:00", help="song length per style (default 1:00)")
     ap.add_argument("--styles", default="", help="comma-separated style names (default: all)")
-    ap.add_argument("--workers", type=int, default=2, help="processes for render() (default 2)")
+    ap.add_argument("--workers", type=int, default=2, help="render processes (default 2)")
     ap.add_argument("--skip-peer", action="store_true", help="do not run the fluidsynth CLI")
-    ap.add_argument("--clock", choices=("cpu", "wall"), default="cpu",
-                    help="time in CPU seconds (default; fair on a loaded machine) or wall seconds")
     args = ap.parse_args()
-    clock = Clock(args.clock)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.getLogger("tunesmith").setLevel(logging.WARNING)
     names = [s for s in args.styles.split(",") if s] or style_names()
     soundfont = find_soundfont()
     exe = None if args.skip_peer else shutil.which("fluidsynth")
     if not args.skip_peer and exe is None:
-        print("fluidsynth CLI not found (apt-get install fluidsynth): peer column left out")
+        log.info("fluidsynth CLI not found (apt-get install fluidsynth): peer column left out")
 
-    t0 = time.perf_counter()
-    renderer = FluidSynthRenderer(soundfont, sample_rate=SAMPLE_RATE)
-    load_s = time.perf_counter() - t0
-    print(f"SoundFont {soundfont.name}: loaded in {load_s:.2f} s wall (once per process); "
-          f"speeds in song seconds per {args.clock} second")
-    header = (f"{'style':<22} {'stems':>5} {'song s':>6} {'ours med':>9} {'ours min':>9} "
-              f"{'render()':>9} {'peer med':>9} {'ratio':>6}")
-    print(header)
+    holder: list[FluidSynthRenderer] = []
+    load = _timed(lambda: holder.append(FluidSynthRenderer(soundfont, sample_rate=SAMPLE_RATE)))
+    renderer = holder[0]
+    pool = RenderPool(args.workers, sample_rate=SAMPLE_RATE)
+    started = _timed(pool.stats, pool=None)  # until every worker has loaded its SoundFont
+    log.info("SoundFont %s loaded in %.2f s wall / %.2f s CPU; pool of %d started in %.2f s wall;"
+             " load average %s", soundfont.name, load.wall_s, load.cpu_s, args.workers,
+             started.wall_s, " ".join(f"{x:.1f}" for x in os.getloadavg()))
+    log.info("x real time per stem; c = CPU clock, w = wall clock")
+    log.info(f"{'style':<21} {'stems':>5} {'song s':>6} | {'1 proc med c':>12} {'slowest c':>9}"
+             f" {'all c':>6} |"
+             f" {'cold c':>6} {'cold w':>6} | {'warm c':>6} {'warm w':>6} |"
+             f" {'peer c':>6} {'peer w':>6} | {'ratio c':>7}")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in names:
@@ -120,30 +156,56 @@ def main() -> None:
             tracks = [t for t in score.tracks if t.notes]
             n = song_length_samples(score, sample_rate=SAMPLE_RATE)
             song_s = n / SAMPLE_RATE
-            ours = []
-            for t in tracks:
-                t1 = clock.now()
-                renderer.render_track(t, score, sample_rate=SAMPLE_RATE, n_samples=n)
-                ours.append(song_s / (clock.now() - t1))
-            t1 = clock.now()
-            render(score, sample_rate=SAMPLE_RATE, workers=args.workers)
-            pool = len(tracks) * song_s / (clock.now() - t1)
-            peer = [song_s / _peer_stem_s(score, t, Path(tmp), soundfont, exe, clock)
-                    for t in tracks] if exe else []
-            med = statistics.median(ours)
-            peer_med = statistics.median(peer) if peer else float("nan")
-            rows.append((med, min(ours), pool, peer_med))
-            print(f"{name:<22} {len(tracks):>5} {song_s:>6.1f} {med:>8.0f}x {min(ours):>8.0f}x "
-                  f"{pool:>8.0f}x {peer_med:>8.0f}x {med / peer_med:>6.2f}", flush=True)
+            one = [_timed(partial(renderer.render_track, t, score, sample_rate=SAMPLE_RATE,
+                                  n_samples=n)) for t in tracks]
+            cold = _timed(partial(render, score, sample_rate=SAMPLE_RATE, workers=args.workers))
+            warm = _timed(partial(pool.render, score), pool=pool)
+            peer = [_peer_stem(score, t, Path(tmp), soundfont, exe) for t in tracks] if exe else []
+            all_s = len(tracks) * song_s
+            row = {
+                "one_med": statistics.median(_x(song_s, s.cpu_s) for s in one),
+                "one_min": min(_x(song_s, s.cpu_s) for s in one),
+                "one_all": _x(all_s, sum(s.cpu_s for s in one)),
+                "slowest": f"{name} {tracks[max(range(len(one)), key=lambda i: one[i].cpu_s)].name}",
+                "cold_c": _x(all_s, cold.cpu_s), "cold_w": _x(all_s, cold.wall_s),
+                "warm_c": _x(all_s, warm.cpu_s), "warm_w": _x(all_s, warm.wall_s),
+                "peer_c": statistics.median(_x(song_s, s.cpu_s) for s in peer) if peer else 0.0,
+                "peer_w": statistics.median(_x(song_s, s.wall_s) for s in peer) if peer else 0.0,
+            }
+            ratio = row["one_med"] / row["peer_c"] if peer else float("nan")
+            rows.append(row)
+            log.info(f"{name:<21} {len(tracks):>5} {song_s:>6.1f} | {row['one_med']:>11.0f}x "
+                     f"{row['one_min']:>8.0f}x {row['one_all']:>5.0f}x | {row['cold_c']:>5.0f}x {row['cold_w']:>5.0f}x | "
+                     f"{row['warm_c']:>5.0f}x {row['warm_w']:>5.0f}x | {row['peer_c']:>5.0f}x "
+                     f"{row['peer_w']:>5.0f}x | {ratio:>7.2f}")
+    stats = pool.stats()
+    pool.close()
     renderer.close()
-    worst = min(r[1] for r in rows)
-    pools = [r[2] for r in rows]
-    print(f"\nall styles: ours per stem median {statistics.median(r[0] for r in rows):.0f}x, "
-          f"slowest stem {worst:.0f}x; render() with {args.workers} workers "
-          f"{min(pools):.0f}-{max(pools):.0f}x per stem"
-          + (f"; fluidsynth CLI median {statistics.median(r[3] for r in rows):.0f}x" if exe else ""))
-    print(f"target: faster than 40x real time per stem -> "
-          f"{'PASS' if worst > 40 and min(pools) > 40 else 'FAIL'}")
+
+    def span(key: str) -> str:
+        v = [r[key] for r in rows]
+        return f"median {statistics.median(v):.0f}x (range {min(v):.0f}-{max(v):.0f}x)"
+
+    slowest = min(rows, key=lambda r: r["one_min"])
+    log.info("\nall %d styles, x real time per stem:", len(rows))
+    log.info("  one process, CPU clock: stem %s; slowest stem %.0fx (%s); all stems of a song %s",
+             span("one_med"), slowest["one_min"], slowest["slowest"], span("one_all"))
+    for key, what in (("cold", f"cold render(), {args.workers} new processes per song"),
+                      ("warm", f"warm RenderPool({args.workers}), kept across songs")):
+        log.info("  %s: CPU %s; wall %s", what, span(f"{key}_c"), span(f"{key}_w"))
+    if exe:
+        log.info("  fluidsynth CLI, one stem at a time: CPU %s; wall %s", span("peer_c"),
+                 span("peer_w"))
+    log.info("  pool workers at the end: %s", ", ".join(
+        f"pid {w.pid}: {w.soundfont_loads} SoundFont load, {w.songs} songs, {w.stems} stems"
+        for w in stats))
+    log.info("  load average at the end: %s", " ".join(f"{x:.1f}" for x in os.getloadavg()))
+    worst_warm = min(r["warm_w"] for r in rows)
+    worst_cold = min(r["cold_w"] for r in rows)
+    log.info("target: faster than 40x real time per stem on %d cores (wall clock): warm %s "
+             "(slowest song %.0fx), cold %s (slowest song %.0fx)", args.workers,
+             "PASS" if worst_warm > 40 else "FAIL", worst_warm,
+             "PASS" if worst_cold > 40 else "FAIL", worst_cold)
 
 
 if __name__ == "__main__":

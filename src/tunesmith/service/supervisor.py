@@ -4,6 +4,7 @@ restarted when they die (their jobs are picked up again through the queue's leas
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import sys
 import threading
@@ -24,7 +25,7 @@ class WorkerPool:
 
     def _spawn(self) -> subprocess.Popen[bytes]:
         cmd = [sys.executable, "-m", "tunesmith.service.worker", "--data",
-               str(self.settings.data_dir)]
+               str(self.settings.data_dir), "--parent-pid", str(os.getpid())]
         if self.settings.database_url:
             cmd += ["--database-url", self.settings.database_url]
         return subprocess.Popen(cmd)

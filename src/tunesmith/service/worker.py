@@ -14,7 +14,6 @@ import logging
 import os
 import socket
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -80,11 +79,17 @@ class Worker:
         self._run(job)
         return True
 
-    def run_forever(self, stop: threading.Event | None = None) -> None:
+    def run_forever(self, stop: threading.Event | None = None, *,
+                    parent_pid: int | None = None) -> None:
+        """Work until `stop` is set, or until the process that started us (`parent_pid`) is
+        gone: a worker never outlives `tunesmith serve`, however that was stopped."""
         stop = stop or threading.Event()
         log.info("worker %s started", self.worker_id)
         self.render_pool()  # start loading the SoundFont while the queue is read
         while not stop.is_set():
+            if parent_pid is not None and os.getppid() != parent_pid:
+                log.info("worker %s: the studio stopped; exiting", self.worker_id)
+                break
             if not self.run_once() and not self._make_a_preview():
                 stop.wait(self.settings.poll_s)
 
@@ -154,6 +159,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data", type=Path, default=None)
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--once", action="store_true", help="run one job (if any) and exit")
+    parser.add_argument("--parent-pid", type=int, default=None,
+                        help="exit when this process (the studio) is gone")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     settings = Settings.from_env(data_dir=args.data, database_url=args.database_url)
@@ -162,9 +169,9 @@ def main(argv: list[str] | None = None) -> None:
         if args.once:
             worker.run_once()
             return
-        worker.run_forever()
+        worker.run_forever(parent_pid=args.parent_pid)
     except KeyboardInterrupt:
-        time.sleep(0)
+        pass
     finally:
         worker.close()
 
