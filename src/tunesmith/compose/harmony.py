@@ -1,155 +1,266 @@
-"""Choose chords for a melody: a Viterbi search over half-bar slots.
+"""Choose chords for a melody with a model learned from POP909.
 
-Scores combine melody fit (chord tones on strong beats), a prior per harmonic function,
-transition preferences (V->I, IV->V, ii->V, vi->IV...) and cadences at phrase ends. Chords usually
-change at bar lines; a mid-bar change must pay for itself in melody fit.
+`harmonize()` puts the melody on a beat grid, computes per-beat melody features
+(`harmony_features`), runs the emission network (`harmony_model`) and decodes a chord per beat
+(`harmony_decode`): the most likely triads under the learned transitions and the learned "stay
+or change" head, so the chord rhythm comes from the model, not a fixed one chord per bar; then
+their colours (sevenths, sixths, inversions, slash basses), drawn from the model with the seed.
+The model lives in `tunesmith/models/harmony.npz` (see `models/MODEL_CARD.md`); it runs with
+NumPy only.
+
+Controls:
+- `harmony`: "simple" (root-position triads, fewer changes), "rich" (the learned vocabulary:
+  sevenths, sus, sixths, inversions and stepwise-bass slash chords) or "jazzy" (sevenths,
+  ninths, ii-V and V-I motion);
+- `mood`: -1 (darker) .. +1 (brighter): minor- vs major-quality chords and borrowed chords;
+- `fixed`: a partial chord sheet; those chords are kept exactly where they are;
+- cadences: a tonic first chord (`start_on_tonic`), a final tonic (or, with `open_ending`, a
+  dominant that leads on), and half cadences leaned on at each `phrase_bars`.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
+from tunesmith.compose.harmony_decode import DEFAULT_HARMONY, HARMONY_STYLES, Controls, decode
+from tunesmith.compose.harmony_features import BeatGrid, beat_features
+from tunesmith.compose.harmony_model import HarmonyModel, load_model
+from tunesmith.compose.harmony_vocab import (
+    ALL_CLASSES,
+    N_CLASSES,
+    chord_class,
+    class_of,
+    frame_tonic,
+)
+from tunesmith.errors import TunesmithError
 from tunesmith.score import Chord, Note
 from tunesmith.theory import ChordSymbol, Key
 
+log = logging.getLogger(__name__)
 
-@dataclass(frozen=True, slots=True)
-class Candidate:
-    roman: str
-    chord: ChordSymbol
-    prior: float  # log-ish preference: diatonic staples high, borrowed chords low
+__all__ = ["DEFAULT_HARMONY", "HARMONY_STYLES", "MOODS", "HarmonyError", "check_controls",
+           "harmonize", "harmonize_beats", "roman_of"]
 
+MOODS = {"darker": -1.0, "neutral": 0.0, "brighter": 1.0}  # the CLI's names for `mood`
 
-# (roman, semitones above tonic, quality, prior)
-_MAJOR = (
-    ("I", 0, "maj", 0.0), ("ii", 2, "min", -0.5), ("iii", 4, "min", -1.2), ("IV", 5, "maj", -0.1),
-    ("V", 7, "maj", -0.1), ("vi", 9, "min", -0.3), ("bVII", 10, "maj", -1.6), ("iv", 5, "min", -1.8),
-    ("bVI", 8, "maj", -1.8), ("V/V", 2, "maj", -1.8),
-)
-_MINOR = (
-    ("i", 0, "min", 0.0), ("iv", 5, "min", -0.2), ("v", 7, "min", -0.9), ("V", 7, "maj", -0.3),
-    ("bIII", 3, "maj", -0.4), ("bVI", 8, "maj", -0.3), ("bVII", 7 + 3, "maj", -0.3),
-    ("IV", 5, "maj", -1.6), ("ii°", 2, "dim", -2.0),
-)
-
-# Transition bonuses between roman numerals (from -> to); anything absent scores 0.
-_TRANSITIONS: dict[tuple[str, str], float] = {
-    ("V", "I"): 1.2, ("V", "i"): 1.2, ("IV", "V"): 0.7, ("ii", "V"): 0.9, ("vi", "IV"): 0.6,
-    ("I", "IV"): 0.5, ("I", "V"): 0.4, ("I", "vi"): 0.5, ("vi", "ii"): 0.5, ("IV", "I"): 0.4,
-    ("iii", "vi"): 0.6, ("V/V", "V"): 1.0, ("bVII", "I"): 0.6, ("iv", "I"): 0.8, ("bVI", "bVII"): 0.7,
-    ("i", "iv"): 0.5, ("iv", "V"): 0.7, ("iv", "v"): 0.4, ("bVII", "i"): 0.6,
-    ("bIII", "bVI"): 0.5, ("i", "bVI"): 0.5, ("i", "bVII"): 0.4, ("bVI", "V"): 0.5, ("v", "i"): 0.5,
-    ("IV", "vi"): 0.2, ("V", "vi"): 0.5, ("ii", "I"): -0.3, ("V", "IV"): -0.4, ("iii", "I"): -0.3,
-}
-_TONIC = {"I", "i"}
-_DOMINANT = {"V", "v"}
+PHRASE_END_BIAS = 0.6  # pull toward the dominant at the end of an inner phrase
+CADENCE_DOMINANT_BIAS = 0.5  # lean toward the dominant just before a final tonic
+NINTH_SHARE = 0.2  # jazzy: a 7 chord becomes a 9 when its ninth is sung this much of the time
 
 
-def candidates(key: Key) -> list[Candidate]:
-    table = _MAJOR if key.mode == "major" else _MINOR
-    return [Candidate(r, ChordSymbol((key.tonic + s) % 12, q), p) for r, s, q, p in table]
+class HarmonyError(TunesmithError):
+    """The harmoniser was asked for something it cannot do."""
 
 
-def _metric_weight(beat_in_bar: float, beats_per_bar: int) -> float:
-    if abs(beat_in_bar) < 1e-6:
-        return 2.0
-    if beats_per_bar == 4 and abs(beat_in_bar - 2) < 1e-6:
-        return 1.5
-    if abs(beat_in_bar - round(beat_in_bar)) < 1e-6:
-        return 1.1
-    return 0.7
+@dataclass(frozen=True)
+class _Frame:
+    tonic: int  # the pitch class the model's 0 stands for
+    minor: bool
+
+    @property
+    def tonic_root(self) -> int:  # the key's tonic in the frame
+        return 9 if self.minor else 0
+
+    @property
+    def dominant_root(self) -> int:
+        return (self.tonic_root + 7) % 12
 
 
-def _fit(notes: Sequence[Note], chord: ChordSymbol, start: float, end: float,
-         beats_per_bar: int) -> float:
-    """Melody fit of `chord` over [start, end): + for chord tones, - for clashes."""
-    tones = set(chord.pitch_classes)
-    total = 0.0
-    for n in notes:
-        overlap = min(n.end_beat, end) - max(n.start_beat, start)
-        if overlap <= 0:
-            continue
-        on_beat = n.start_beat >= start - 1e-6
-        w = overlap * (_metric_weight(n.start_beat % beats_per_bar, beats_per_bar) if on_beat else 0.6)
-        pc = n.pitch % 12
-        if pc in tones:
-            total += w
-        elif any((pc - t) % 12 in (1, 11) for t in tones):
-            total -= 0.9 * w  # semitone clash with a chord tone
-        else:
-            total -= 0.25 * w  # passing/colour tone
-    return total
+def check_controls(harmony: str, mood: float) -> None:
+    """Refuse an unknown harmony style or a mood outside -1..1."""
+    if harmony not in HARMONY_STYLES:
+        raise HarmonyError(f"unknown harmony style '{harmony}': use one of {', '.join(HARMONY_STYLES)}")
+    if not -1.0 <= mood <= 1.0:
+        raise HarmonyError(f"mood must be between -1 (darker) and 1 (brighter), not {mood:g}")
+
+
+def harmonize_beats(melody: Sequence[Note], grid: BeatGrid, *, key: Key | Sequence[Key],
+                    harmony: str = DEFAULT_HARMONY, mood: float = 0.0,
+                    allowed: np.ndarray | None = None, bias: np.ndarray | None = None,
+                    seed: int = 0, model: HarmonyModel | None = None,
+                    candidates_per_beat: int | None = None) -> list[ChordSymbol]:
+    """One chord per beat of `grid` (melody in beats from the grid's beat 0). `key` is one key
+    or one per beat (a song that modulates). `allowed`/`bias` (beats x vocabulary, in the
+    key-relative frame) constrain or favour classes per beat."""
+    check_controls(harmony, mood)
+    model = model or load_model()
+    n = grid.n_beats
+    keys = [key] * n if isinstance(key, Key) else list(key)
+    if len(keys) != n:
+        raise HarmonyError(f"{len(keys)} keys for {n} beats")
+    tonic = np.array([frame_tonic(k) for k in keys])
+    minor = np.array([k.mode == "minor" for k in keys])
+    feats = beat_features(melody, grid, frame_tonic=tonic, minor=minor)
+    log_post, change_logit = model.predict(feats)
+    main_minor = bool(np.mean(minor) > 0.5)
+    path = decode(model, log_post, change_logit, Controls(harmony, mood, main_minor),
+                  melody_pcs=feats[:, :12], allowed=allowed, bias=bias, seed=seed,
+                  candidates_per_beat=candidates_per_beat)
+    out = []
+    for b, idx in enumerate(path):
+        out.append(chord_class(int(idx)).to_symbol(int(tonic[b])))
+    if harmony == "jazzy":
+        out = _ninths(out, melody)
+    return out
+
+
+def _ninths(chords: list[ChordSymbol], melody: Sequence[Note]) -> list[ChordSymbol]:
+    """A root-position dominant seventh whose ninth the melody sings becomes a 9 chord."""
+    out = list(chords)
+    b = 0
+    while b < len(out):
+        e = b
+        while e + 1 < len(out) and out[e + 1] == out[b]:
+            e += 1
+        c = out[b]
+        if c.quality == "7" and c.bass is None:
+            total = ninth = 0.0
+            for n in melody:
+                ov = min(n.end_beat, e + 1) - max(n.start_beat, b)
+                if ov > 0:
+                    total += ov
+                    ninth += ov * (n.pitch % 12 == (c.root + 2) % 12)
+            if total > 0 and ninth / total >= NINTH_SHARE:
+                out[b:e + 1] = [ChordSymbol(c.root, "9")] * (e + 1 - b)
+        b = e + 1
+    return out
+
+
+def _cadence_masks(frame: _Frame, harmony: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(tonic for a first chord, tonic for a final chord, dominant) class masks."""
+    t, d = frame.tonic_root, frame.dominant_root
+    if frame.minor:
+        start = classes_with({t}, {"min", "min7", "min6"} if harmony != "simple" else {"min"})
+        final = classes_with({t}, {"min", "min7", "min6"} if harmony == "jazzy" else {"min"})
+    else:
+        start = classes_with({t}, {"maj", "maj7", "6", "9"} if harmony != "simple" else {"maj"})
+        final = classes_with({t}, {"maj", "maj7", "6", "9"} if harmony == "jazzy" else {"maj"})
+    dom = classes_with({d}, {"maj", "7", "9", "sus4"})
+    return start, final, dom
 
 
 def harmonize(melody: Sequence[Note], *, key: Key, start_beat: float, n_bars: int,
               beats_per_bar: int = 4, phrase_bars: int = 4, final_cadence: bool = True,
-              open_ending: bool = False, start_on_tonic: bool = True,
-              seed: int = 0) -> list[Chord]:
-    """Chords for `n_bars` bars from `start_beat`. `phrase_bars` marks where half cadences (V)
-    and, at the end, authentic cadences (V-I) are wanted. `open_ending` ends on V instead (a
-    section that leads into the next)."""
-    rng = np.random.default_rng(seed)
-    cands = candidates(key)
-    n_c = len(cands)
-    half = beats_per_bar / 2
-    n_slots = n_bars * 2
-    emit = np.zeros((n_slots, n_c))
-    for s in range(n_slots):
-        a = start_beat + s * half
-        for j, c in enumerate(cands):
-            emit[s, j] = 1.2 * _fit(melody, c.chord, a, a + half, beats_per_bar) + 0.35 * c.prior
-    emit += rng.normal(0, 0.05, emit.shape)  # seeded tie-breaking, variety between seeds
-    trans_bar = np.zeros((n_c, n_c))
-    for i, ci in enumerate(cands):
-        for j, cj in enumerate(cands):
-            trans_bar[i, j] = 0.8 * _TRANSITIONS.get((ci.roman, cj.roman), 0.0) - (0.5 if i == j else 0.0)
-    trans_mid = trans_bar - 0.8  # a change in the middle of a bar must earn its place
-    np.fill_diagonal(trans_mid, 0.0)
-    # Cadence shaping.
-    tonic_idx = [j for j, c in enumerate(cands) if c.roman in _TONIC]
-    dom_idx = [j for j, c in enumerate(cands) if c.roman in _DOMINANT]
-    for bar in range(n_bars):
-        last_slot = bar * 2 + 1
-        is_last_bar = bar == n_bars - 1
-        if (bar + 1) % phrase_bars == 0 and not is_last_bar:
-            emit[last_slot, dom_idx] += 0.8  # half cadence at a phrase end
-        if is_last_bar and final_cadence:
-            if open_ending:
-                emit[last_slot - 1:last_slot + 1, dom_idx] += 3.0
-            else:
-                emit[last_slot - 1:last_slot + 1, tonic_idx] += 3.0
-                if bar > 0:
-                    emit[last_slot - 2, dom_idx] += 1.2
+              open_ending: bool = False, start_on_tonic: bool = True, seed: int = 0,
+              harmony: str = DEFAULT_HARMONY, mood: float = 0.0,
+              fixed: Sequence[Chord] | None = None, model_path: Path | None = None) -> list[Chord]:
+    """Chords for `n_bars` bars from `start_beat` (melody in absolute beats). `phrase_bars`
+    marks where half cadences are leaned on; `final_cadence` ends on the tonic, or on the
+    dominant with `open_ending` (a section that leads into the next). `fixed` chords (absolute
+    beats) are kept exactly; the model fills around them, cadences give way to them."""
+    check_controls(harmony, mood)
+    if n_bars < 1 or beats_per_bar < 1:
+        raise HarmonyError("there must be at least one bar to harmonise")
+    model = load_model(model_path)
+    grid = BeatGrid.regular(n_bars, beats_per_bar)
+    n = grid.n_beats
+    end_beat = start_beat + n
+    local = [Note(nt.start_beat - start_beat, nt.duration_beats, nt.pitch, nt.velocity)
+             for nt in melody if nt.end_beat > start_beat and nt.start_beat < end_beat]
+    frame = _Frame(frame_tonic(key), key.mode == "minor")
+    allowed = np.ones((n, N_CLASSES), dtype=bool)
+    bias = np.zeros((n, N_CLASSES))
+    start_mask, final_mask, dom_mask = _cadence_masks(frame, harmony)
     if start_on_tonic:
-        emit[0, tonic_idx] += 1.5
-    # Viterbi.
-    score = emit[0].copy()
-    back = np.zeros((n_slots, n_c), dtype=int)
-    for s in range(1, n_slots):
-        trans = trans_mid if s % 2 == 1 else trans_bar
-        total = score[:, None] + trans
-        back[s] = np.argmax(total, axis=0)
-        score = total[back[s], np.arange(n_c)] + emit[s]
-    path = [int(np.argmax(score))]
-    for s in range(n_slots - 1, 0, -1):
-        path.append(int(back[s, path[-1]]))
-    path.reverse()
-    chords: list[Chord] = []
-    for s, j in enumerate(path):
-        a = start_beat + s * half
-        if chords and chords[-1].chord == cands[j].chord:
-            prev = chords[-1]
-            chords[-1] = Chord(prev.start_beat, prev.duration_beats + half, prev.chord)
+        allowed[0] &= start_mask
+    if final_cadence:
+        if open_ending:
+            allowed[n - 1] &= dom_mask
         else:
-            chords.append(Chord(a, half, cands[j].chord))
-    return chords
+            allowed[n - 1] &= final_mask
+            if n_bars > 1:  # V before the last bar's tonic
+                bias[n - beats_per_bar - 1] += CADENCE_DOMINANT_BIAS * dom_mask
+    if phrase_bars > 0:
+        for bar in range(phrase_bars - 1, n_bars - 1, phrase_bars):
+            bias[(bar + 1) * beats_per_bar - 1] += PHRASE_END_BIAS * dom_mask
+    fixed_spans = _apply_fixed(fixed or [], allowed, start_beat=start_beat, n=n, frame=frame)
+    chords = harmonize_beats(local, grid, key=key, harmony=harmony, mood=mood, allowed=allowed,
+                             bias=bias, seed=seed, model=model)
+    return _assemble(chords, start_beat=start_beat, fixed=fixed_spans)
+
+
+def _apply_fixed(fixed: Sequence[Chord], allowed: np.ndarray, *, start_beat: float, n: int,
+                 frame: _Frame) -> list[Chord]:
+    """Restrict the beats a fixed chord covers (most of) to that chord; return the fixed chords
+    that fall in this passage, clipped to it."""
+    kept = []
+    for c in sorted(fixed, key=lambda c: c.start_beat):
+        a = max(c.start_beat, start_beat)
+        b = min(c.end_beat, start_beat + n)
+        if b <= a:
+            continue
+        kept.append(Chord(a, b - a, c.chord))
+        cls = class_of(c.chord, frame.tonic).index
+        for beat in range(int(np.floor(a - start_beat)), int(np.ceil(b - start_beat))):
+            if 0 <= beat < n:
+                ov = min(b, start_beat + beat + 1) - max(a, start_beat + beat)
+                if ov >= 0.5 - 1e-9:
+                    allowed[beat] = False
+                    allowed[beat, cls] = True
+    for i in range(1, len(kept)):
+        if kept[i].start_beat < kept[i - 1].end_beat - 1e-9:
+            raise HarmonyError(f"the chord sheet has overlapping chords at beat {kept[i].start_beat:g}")
+    return kept
+
+
+def _assemble(beat_chords: list[ChordSymbol], *, start_beat: float, fixed: list[Chord]) -> list[Chord]:
+    """Merge repeated beats into chords, carve out the fixed chords and put them in verbatim."""
+    segments: list[Chord] = []
+    for b, c in enumerate(beat_chords):
+        if segments and segments[-1].chord == c:
+            last = segments[-1]
+            segments[-1] = Chord(last.start_beat, last.duration_beats + 1, c)
+        else:
+            segments.append(Chord(start_beat + b, 1.0, c))
+    out: list[Chord] = list(fixed)
+    for seg in segments:
+        pieces = [(seg.start_beat, seg.end_beat)]
+        for f in fixed:
+            nxt = []
+            for a, b in pieces:
+                if f.end_beat <= a or f.start_beat >= b:
+                    nxt.append((a, b))
+                    continue
+                if f.start_beat > a:
+                    nxt.append((a, f.start_beat))
+                if f.end_beat < b:
+                    nxt.append((f.end_beat, b))
+            pieces = nxt
+        out += [Chord(a, b - a, seg.chord) for a, b in pieces if b - a > 1e-6]
+    return sorted(out, key=lambda c: c.start_beat)
+
+
+# Roman numerals for the arranger (styles pick voicings and bass moves by function).
+_ROMAN_MAJOR = {0: "I", 2: "ii", 4: "iii", 5: "IV", 7: "V", 9: "vi", 11: "vii°", 10: "bVII",
+                8: "bVI", 3: "bIII", 1: "bII", 6: "#iv°"}
+_ROMAN_MINOR = {0: "i", 2: "ii°", 3: "bIII", 5: "iv", 7: "v", 8: "bVI", 10: "bVII", 11: "vii°",
+                4: "#iii", 9: "#vi", 1: "bII", 6: "#iv°"}
 
 
 def roman_of(chord: ChordSymbol, key: Key) -> str:
-    for c in candidates(key):
-        if c.chord.root == chord.root and c.chord.triad_quality == chord.triad_quality:
-            return c.roman
-    return "?"
+    """Roman numeral of a chord in a key: case from the chord's triad (upper = major), e.g. V,
+    ii, bVII, iv; '?' for a root the table does not name."""
+    degree = (chord.root - key.tonic) % 12
+    table = _ROMAN_MINOR if key.mode == "minor" else _ROMAN_MAJOR
+    base = table.get(degree)
+    if base is None:
+        return "?"
+    letters = base.lstrip("b#").rstrip("°")
+    prefix = base[: len(base) - len(base.lstrip("b#"))]
+    tq = chord.triad_quality
+    if tq in ("min", "dim"):
+        numeral = letters.lower() + ("°" if tq == "dim" else "")
+    else:
+        numeral = letters.upper() + ("+" if tq == "aug" else "")
+    return prefix + numeral
+
+
+def classes_with(roots: set[int], qualities: set[str]) -> np.ndarray:
+    """Mask over the vocabulary: root-position chords with these roots and qualities."""
+    return np.array([c.root in roots and c.quality in qualities and c.bass_interval is None
+                     for c in ALL_CLASSES])
