@@ -2,7 +2,9 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
-APT_PACKAGES = fluidsynth fluid-soundfont-gm
+# fluidsynth + soundfont: rendering; postgresql: the service's PostgreSQL tests start a throw-away
+# server; chromium: the web studio's end-to-end browser tests (Playwright drives it).
+APT_PACKAGES = fluidsynth fluid-soundfont-gm postgresql chromium lilypond
 
 .PHONY: setup system-deps venv demo test lint bench clean
 
@@ -20,6 +22,8 @@ $(BIN)/tunesmith: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e ".[dev]"
+	# basic-pitch's note model for `transcribe --polyphonic`; --no-deps: its declared deps pull TensorFlow
+	$(BIN)/pip install -q --no-deps basic-pitch==0.4.0
 	@touch $@
 
 venv: $(BIN)/tunesmith
@@ -40,6 +44,8 @@ bench: setup
 	$(BIN)/pip install -q --no-deps basic-pitch==0.4.0
 	$(BIN)/python bench/transcription.py
 	$(BIN)/python bench/pipeline.py
+	$(BIN)/python bench/polyphonic.py
+	$(BIN)/python bench/harmony.py
 
 clean:
 	rm -rf $(VENV) demo-song .pytest_cache .ruff_cache

@@ -15,6 +15,10 @@ class NoMelodyError(InputAudioError):
     """Audio was readable but no sung or hummed notes were found."""
 
 
+class PolyphonicInputError(InputAudioError):
+    """Audio for the one-voice (hum/sing) path holds several instruments or voices at once."""
+
+
 class StyleError(TunesmithError):
     """Unknown style or a malformed style file."""
 
