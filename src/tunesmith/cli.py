@@ -127,6 +127,22 @@ def _summary(song: Any, out: Path) -> None:
     console.print("  sections: " + " ".join(s["label"] for s in info["sections"]), highlight=False)
 
 
+def _make_song(out_dir: Path, make: Callable[[Callable[[str, str], None]], Any], *,
+               inputs: dict[str, bytes], overwrite: bool, release_args: dict[str, Any] | None,
+               stages: tuple[str, ...] | None = None) -> None:
+    """The shared tail of every song command: run `make(progress)` under the progress bar,
+    write the song folder with its inputs, print the summary, then the release if asked."""
+    from tunesmith import pipeline
+
+    with _progress(stages or pipeline.STAGES) as report:
+        song = make(report)
+        out = pipeline.write_song(song, out_dir, progress=report, overwrite=overwrite,
+                                  extra_files=inputs)
+    _summary(song, out)
+    if release_args is not None:
+        _make_release(out, release_args)
+
+
 @app.command()
 def hum(
     input_audio: Annotated[Path, typer.Argument(help="A recorded hum or sung melody (WAV/FLAC/MP3/OGG).")],
@@ -161,16 +177,11 @@ def hum(
         audio, sr = listen.load_audio(input_audio, max_duration_s=listen.MAX_INPUT_DURATION_S)
         source = {"file": input_audio.name, "sha256": pipeline.file_digest(input_audio),
                   "duration_s": round(len(audio) / sr, 3)}
-        with _progress(pipeline.STAGES) as report:
-            song = pipeline.song_from_audio(audio, sample_rate=sr, request=request,
-                                            progress=report, source=source)
-            # The song folder keeps the take it was made from (provenance, and a re-make later).
-            take = {f"input/{input_audio.name}": input_audio.read_bytes()}
-            out = pipeline.write_song(song, out_dir, progress=report, overwrite=overwrite,
-                                      extra_files=take)
-        _summary(song, out)
-        if release_args is not None:
-            _make_release(out, release_args)
+        # The song folder keeps the take it was made from (provenance, and a re-make later).
+        _make_song(out_dir, lambda report: pipeline.song_from_audio(
+            audio, sample_rate=sr, request=request, progress=report, source=source),
+            inputs={f"input/{input_audio.name}": input_audio.read_bytes()},
+            overwrite=overwrite, release_args=release_args)
 
 
 @app.command()
@@ -206,15 +217,10 @@ def restyle(
         release_args = _release_args(release, title or input_file.stem.replace("_", " ").title(),
                                      artist, isrc, upc, lyrics)
         prepare_out_dir(out_dir, overwrite=overwrite)
-        with _progress(pipeline.STAGES) as report:
-            song = pipeline.song_from_restyle(input_file, request=request, keep=keep,
-                                              harmony=harmony, progress=report)
-            source = {f"input/{input_file.name}": input_file.read_bytes()}
-            out = pipeline.write_song(song, out_dir, progress=report, overwrite=overwrite,
-                                      extra_files=source)
-        _summary(song, out)
-        if release_args is not None:
-            _make_release(out, release_args)
+        _make_song(out_dir, lambda report: pipeline.song_from_restyle(
+            input_file, request=request, keep=keep, harmony=harmony, progress=report),
+            inputs={f"input/{input_file.name}": input_file.read_bytes()},
+            overwrite=overwrite, release_args=release_args)
 
 
 def _show_brief(b: Any) -> None:
@@ -297,16 +303,12 @@ def create(
         prepare_out_dir(out_dir, overwrite=overwrite)
         console.print(f"Heard: {b.style.name}, {', '.join(b.mood.words)}, {b.tempo_bpm:g} bpm, "
                       f"{b.key}, {b.time_signature}", highlight=False)
-        stages = tuple(s for s in pipeline.STAGES if s != "listen")
-        with _progress(stages) as report:
-            song = pipeline.song_from_brief(b, request=request, progress=report)
-            given = {"input/prompt.txt": (b.prompt + "\n").encode("utf-8"),
-                     "input/brief.json": b.to_json().encode("utf-8")}
-            out = pipeline.write_song(song, out_dir, progress=report, overwrite=overwrite,
-                                      extra_files=given)
-        _summary(song, out)
-        if release_args is not None:
-            _make_release(out, release_args)
+        _make_song(out_dir, lambda report: pipeline.song_from_brief(
+            b, request=request, progress=report),
+            inputs={"input/prompt.txt": (b.prompt + "\n").encode("utf-8"),
+                    "input/brief.json": b.to_json().encode("utf-8")},
+            overwrite=overwrite, release_args=release_args,
+            stages=tuple(s for s in pipeline.STAGES if s != "listen"))
 
 
 @app.command()
@@ -351,15 +353,12 @@ def demo(
         buf = io.BytesIO()
         sf.write(buf, audio, sr, format="WAV", subtype="PCM_16")
         console.print(f"Built-in hum: {len(audio) / sr:.1f} s synthesised voice", highlight=False)
-        with _progress(pipeline.STAGES) as report:
-            song = pipeline.song_from_audio(audio, sample_rate=sr, request=request, progress=report,
-                                            source={"file": "input/hum.wav (built-in demo hum)"})
-            out = pipeline.write_song(song, out_dir, progress=report, overwrite=overwrite,
-                                      extra_files={"input/hum.wav": buf.getvalue()})
-        _summary(song, out)
-        if release:
-            _make_release(out, _release_args(True, "tunesmith demo", "tunesmith demo", None,
-                                             None, None))
+        _make_song(out_dir, lambda report: pipeline.song_from_audio(
+            audio, sample_rate=sr, request=request, progress=report,
+            source={"file": "input/hum.wav (built-in demo hum)"}),
+            inputs={"input/hum.wav": buf.getvalue()}, overwrite=overwrite,
+            release_args=_release_args(release, "tunesmith demo", "tunesmith demo", None, None,
+                                       None))
 
 
 @app.command()
