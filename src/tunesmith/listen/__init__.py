@@ -18,15 +18,17 @@ import numpy as np
 
 from tunesmith.listen.audio import MAX_INPUT_DURATION_S, load_audio
 from tunesmith.listen.key import KeyEstimate, estimate_key
+from tunesmith.listen.polyphony import PolyphonyEstimate, estimate_polyphony
 from tunesmith.listen.quantization import (
     DEFAULT_GRID_BEATS,
     QuantizeError,
     note_velocities,
     quantize,
 )
+from tunesmith.listen.streaming import StreamingTranscriber, StreamUpdate
 from tunesmith.listen.tempo import TempoEstimate, estimate_downbeat, estimate_tempo
 from tunesmith.listen.transcriber import transcribe
-from tunesmith.listen.tuning import estimate_tuning_cents
+from tunesmith.listen.tuning import estimate_tuning_cents, follow_tuning_cents
 from tunesmith.score import Note, SungNote
 from tunesmith.theory import Key
 
@@ -37,12 +39,17 @@ __all__ = [
     "MAX_INPUT_DURATION_S",
     "KeyEstimate",
     "Listening",
+    "PolyphonyEstimate",
     "QuantizeError",
+    "StreamUpdate",
+    "StreamingTranscriber",
     "TempoEstimate",
     "estimate_downbeat",
     "estimate_key",
+    "estimate_polyphony",
     "estimate_tempo",
     "estimate_tuning_cents",
+    "follow_tuning_cents",
     "listen",
     "load_audio",
     "quantize",
@@ -89,8 +96,10 @@ def listen(audio: np.ndarray, *, sample_rate: int, tempo_bpm: float | None = Non
         downbeat = estimate_downbeat(sung, tempo_bpm=tempo_bpm, beats_per_bar=beats_per_bar)
         tempo = TempoEstimate(float(tempo_bpm), downbeat, 1.0)
     velocities = note_velocities(audio, sample_rate=sample_rate, notes=sung)
+    # Pitches are read against the singer's own tuning as it drifts along the take.
     melody = quantize(sung, tempo_bpm=tempo.tempo_bpm, downbeat_s=tempo.downbeat_s,
-                      grid_beats=grid_beats, tuning_cents=tuning, velocities=velocities)
+                      grid_beats=grid_beats, tuning_cents=follow_tuning_cents(sung),
+                      velocities=velocities)
     log.info("heard %d notes: %s, %.1f bpm, tuning %+.0f cents", len(sung), key.name,
              tempo.tempo_bpm, tuning)
     return Listening(sung_notes=sung, melody=melody, key=key, key_confidence=key_confidence,

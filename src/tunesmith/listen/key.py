@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tunesmith.listen.tuning import corrected_pitches, estimate_tuning_cents
+from tunesmith.listen.tuning import corrected_pitches, follow_tuning_cents
 from tunesmith.score import SungNote
 from tunesmith.theory import Key
 
@@ -28,11 +28,12 @@ class KeyEstimate:
 
 
 def pitch_class_profile(notes: Sequence[SungNote], *, tuning_cents: float | None = None) -> np.ndarray:
-    """Duration-weighted histogram of pitch classes (12 values summing to 1, or zeros)."""
+    """Duration-weighted histogram of pitch classes (12 values summing to 1, or zeros); the
+    pitches are read against `tuning_cents`, by default the singer's drifting tuning."""
     profile = np.zeros(12)
     if not notes:
         return profile
-    cents = estimate_tuning_cents(notes) if tuning_cents is None else tuning_cents
+    cents = follow_tuning_cents(notes) if tuning_cents is None else tuning_cents
     pcs = corrected_pitches(notes, cents) % 12
     durations = np.array([max(n.duration_s, 0.0) for n in notes])
     np.add.at(profile, pcs, durations)

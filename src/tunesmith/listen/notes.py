@@ -58,15 +58,19 @@ class SegmentParams:
 DEFAULT_SEGMENT_PARAMS = SegmentParams()
 
 
-def segment_notes(track: PitchTrack, params: SegmentParams = DEFAULT_SEGMENT_PARAMS) -> list[SungNote]:
-    """Notes (onset/offset in seconds, median pitch as fractional MIDI) from a pitch track."""
+def segment_notes(track: PitchTrack, params: SegmentParams = DEFAULT_SEGMENT_PARAMS, *,
+                  onset_reference: float | None = None) -> list[SungNote]:
+    """Notes (onset/offset in seconds, median pitch as fractional MIDI) from a pitch track.
+
+    `onset_reference`: the recording's median onset strength over voiced frames, when `track`
+    is only a window of it (streaming); by default it is measured on `track`."""
     hop = track.hop_s
     voiced = _bridge_holes(track.voiced, int(round(params.max_hole_s / hop)))
     midi = _interpolate_gaps(track.midi, voiced)
     loud = _smooth(track.loudness_db, params.smooth_frames)
     bright = _smooth(track.brightness_db, params.smooth_frames)
     min_len = max(1, int(round(params.min_note_s / hop)))
-    flux = _relative_onset_strength(track, voiced)
+    flux = _relative_onset_strength(track, voiced, onset_reference)
 
     if params.extend_max_s > 0:
         voiced = _extend_runs(voiced, midi, track, params)
@@ -161,13 +165,16 @@ def _attack_time(flux: np.ndarray, start: int, onset_s: float, track: PitchTrack
     return float(track.times_s[peak]) + params.onset_shift_s
 
 
-def _relative_onset_strength(track: PitchTrack, voiced: np.ndarray) -> np.ndarray:
+def _relative_onset_strength(track: PitchTrack, voiced: np.ndarray,
+                             reference: float | None = None) -> np.ndarray:
     """The track's onset strength over its median in voiced frames (a per-recording scale:
-    levels, noise floors and voices differ); empty when the track has none."""
+    levels, noise floors and voices differ), or over `reference`; empty when the track has
+    none."""
     flux = track.onset_strength
     if flux.size != voiced.size or not voiced.any():
         return np.zeros(0)
-    return flux / max(float(np.median(flux[voiced])), 1e-9)
+    scale = float(np.median(flux[voiced])) if reference is None else reference
+    return flux / max(scale, 1e-9)
 
 
 def _split_at_dips(loud: np.ndarray, bright: np.ndarray, flux: np.ndarray, start: int, stop: int,

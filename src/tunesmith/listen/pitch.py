@@ -35,6 +35,8 @@ BRIGHT_BAND_HZ = (3000.0, 7500.0)
 OCTAVE_RATIO = 0.3  # a trough at twice the lag this much deeper wins (see _prefer_lower_octave)
 OCTAVE_FLOOR = 0.04
 OCTAVE_SEARCH = 2
+OCTAVE_MIN_LAG = 8  # samples (2 kHz): above that a whistle's CMNDF is too coarsely sampled for
+# the comparison (its period is 5-8 lags) and no voice has a second harmonic up there
 SPECTRUM_SIZE = 512
 FLUX_LAG = 2  # frames: spectral flux compares each frame with the one this far back
 FLUX_MAX_BINS = 3  # maximum filter across frequency (SuperFlux): vibrato moves a partial by
@@ -80,8 +82,13 @@ def prepare(audio: np.ndarray, *, sample_rate: int) -> np.ndarray:
     return x
 
 
-def track_pitch(x: np.ndarray, *, fmin_hz: float = FMIN_HZ, fmax_hz: float = FMAX_HZ) -> PitchTrack:
-    """Track f0 of `x` (already at INTERNAL_SAMPLE_RATE, see `prepare`)."""
+def track_pitch(x: np.ndarray, *, fmin_hz: float = FMIN_HZ, fmax_hz: float = FMAX_HZ,
+                earlier_loudness_db: np.ndarray | None = None) -> PitchTrack:
+    """Track f0 of `x` (already at INTERNAL_SAMPLE_RATE, see `prepare`).
+
+    `earlier_loudness_db`: loudness of the frames of the same recording before `x` (a stream
+    analysed window by window): they count towards the loud level the silence floor is
+    measured from."""
     sr = INTERNAL_SAMPLE_RATE
     hop = int(round(HOP_S * sr))
     win = int(round(WINDOW_S * sr))
@@ -120,7 +127,8 @@ def track_pitch(x: np.ndarray, *, fmin_hz: float = FMIN_HZ, fmax_hz: float = FMA
         flux[start:stop], last = _superflux(log_mag, last)
 
     loud = 10.0 * np.log10(power + 1e-12)
-    peak = np.percentile(loud, 95) if loud.size else 0.0
+    pool = loud if earlier_loudness_db is None else np.concatenate([earlier_loudness_db, loud])
+    peak = np.percentile(pool, 95) if pool.size else 0.0
     quiet = (loud < SILENCE_DB) | (loud < peak - FLOOR_BELOW_PEAK_DB)
     cand_prob[quiet] = 0.0
     path = _viterbi(cand_midi, cand_prob)
@@ -215,7 +223,7 @@ def _prefer_lower_octave(d: np.ndarray, idx: np.ndarray, rows: np.ndarray) -> np
         better = v < best_v
         best_v = np.where(better, v, best_v)
         best_j = np.where(better, j, best_j)
-    move = (here > OCTAVE_FLOOR) & (best_v < OCTAVE_RATIO * here)
+    move = (here > OCTAVE_FLOOR) & (best_v < OCTAVE_RATIO * here) & (idx >= OCTAVE_MIN_LAG)
     return np.where(move, best_j, idx)
 
 

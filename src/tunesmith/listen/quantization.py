@@ -21,13 +21,15 @@ class QuantizeError(TunesmithError):
 
 
 def quantize(notes: Sequence[SungNote], *, tempo_bpm: float, downbeat_s: float,
-             grid_beats: float = DEFAULT_GRID_BEATS, tuning_cents: float | None = None,
+             grid_beats: float = DEFAULT_GRID_BEATS,
+             tuning_cents: float | Sequence[float] | None = None,
              velocities: Sequence[int] | None = None) -> list[Note]:
     """Snap performed notes to a beat grid.
 
     Beat 0 is the first downbeat (`downbeat_s`); notes before it get negative start beats (a
     pickup). Pitches are rounded to integers after removing the singer's global tuning offset
-    (estimated from the notes unless `tuning_cents` is given). The result is sorted, has no
+    (estimated from the notes unless `tuning_cents` is given: one value, or one per note for a
+    drifting singer, see `follow_tuning_cents`). The result is sorted, has no
     overlaps and no zero-length notes; two notes landing on the same grid point keep the longer.
     `velocities` (one per note, e.g. from `note_velocities`) default to 90.
     """
@@ -39,7 +41,10 @@ def quantize(notes: Sequence[SungNote], *, tempo_bpm: float, downbeat_s: float,
         raise QuantizeError("give one velocity per note")
     if not notes:
         return []
-    cents = estimate_tuning_cents(notes) if tuning_cents is None else tuning_cents
+    cents = np.asarray(estimate_tuning_cents(notes) if tuning_cents is None else tuning_cents,
+                       dtype=np.float64)
+    if cents.ndim and cents.size != len(notes):
+        raise QuantizeError("give one tuning per note")
     pitches = corrected_pitches(notes, cents)
     vels = list(velocities) if velocities is not None else [DEFAULT_VELOCITY] * len(notes)
     spb = 60.0 / tempo_bpm

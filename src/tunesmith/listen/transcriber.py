@@ -10,6 +10,7 @@ from tunesmith.errors import InputAudioError, NoMelodyError
 from tunesmith.listen.denoise import reduce_noise
 from tunesmith.listen.notes import DEFAULT_SEGMENT_PARAMS, SegmentParams, segment_notes
 from tunesmith.listen.pitch import INTERNAL_SAMPLE_RATE, prepare, track_pitch
+from tunesmith.listen.polyphony import check_monophonic
 from tunesmith.score import SungNote
 
 log = logging.getLogger(__name__)
@@ -44,16 +45,22 @@ def check_audio(audio: np.ndarray, *, sample_rate: int) -> np.ndarray:
 
 
 def transcribe(audio: np.ndarray, *, sample_rate: int,
-               params: SegmentParams = DEFAULT_SEGMENT_PARAMS) -> list[SungNote]:
+               params: SegmentParams = DEFAULT_SEGMENT_PARAMS,
+               allow_polyphonic: bool = False) -> list[SungNote]:
     """Notes of a monophonic voice recording, timed in seconds as in the audio.
 
     Each note's pitch is the median of its voiced frames as a fractional MIDI number (a singer
     a little flat gets e.g. 59.7). Vibrato and slow drift stay inside one note; repeated notes
     separated by a breath, a consonant or an energy dip are separate notes.
-    Raises NoMelodyError for silence or audio without voiced notes.
+    Raises NoMelodyError for silence or audio without voiced notes, and PolyphonicInputError
+    when the recording sounds like several instruments or voices at once (a full mix, chords),
+    unless `allow_polyphonic` (then the notes follow whichever part is the most salient).
     """
     x = check_audio(audio, sample_rate=sample_rate)
-    clean = reduce_noise(prepare(x, sample_rate=sample_rate), sample_rate=INTERNAL_SAMPLE_RATE)
+    prepared = prepare(x, sample_rate=sample_rate)
+    if not allow_polyphonic:
+        check_monophonic(prepared, sample_rate=INTERNAL_SAMPLE_RATE)
+    clean = reduce_noise(prepared, sample_rate=INTERNAL_SAMPLE_RATE)
     track = track_pitch(clean)
     notes = segment_notes(track, params)
     if not notes:

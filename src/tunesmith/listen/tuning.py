@@ -1,4 +1,5 @@
-"""The singer's global tuning: how far, in cents, the voice sits from the equal-tempered grid."""
+"""The singer's tuning: how far, in cents, the voice sits from the equal-tempered grid, for the
+whole take (`estimate_tuning_cents`) or note by note as it drifts (`follow_tuning_cents`)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from tunesmith.score import SungNote
+
+TUNING_WINDOW_S = 5.0  # the drifting tuning is a Gaussian-weighted mean over about this long
 
 
 def estimate_tuning_cents(notes: Sequence[SungNote]) -> float:
@@ -22,7 +25,27 @@ def estimate_tuning_cents(notes: Sequence[SungNote]) -> float:
     return float(np.angle(vector) / (2.0 * np.pi) * 100.0)
 
 
-def corrected_pitches(notes: Sequence[SungNote], tuning_cents: float) -> np.ndarray:
-    """Integer MIDI pitches after removing the global tuning offset."""
+def follow_tuning_cents(notes: Sequence[SungNote], *,
+                        window_s: float = TUNING_WINDOW_S) -> np.ndarray:
+    """The tuning at each note (cents, one per note, in the notes' order) for a singer whose
+    tuning drifts: the circular mean of the notes around it (Gaussian weights, sigma
+    `window_s`, times duration), unwrapped along the take so that a singer who sinks 80 cents
+    over a verse is followed past -50 rather than taken for a sharp singer a semitone lower.
+    The curve starts from the opening notes' tuning, within -50..+50."""
+    if not notes:
+        return np.zeros(0)
     pitch = np.array([n.pitch for n in notes], dtype=np.float64)
-    return np.rint(pitch - tuning_cents / 100.0).astype(np.int64)
+    weight = np.array([max(n.duration_s, 1e-3) for n in notes], dtype=np.float64)
+    mid = np.array([0.5 * (n.onset_s + n.offset_s) for n in notes], dtype=np.float64)
+    near = np.exp(-0.5 * ((mid[:, None] - mid[None, :]) / max(window_s, 1e-3)) ** 2)
+    vector = (near * weight[None, :]) @ np.exp(2j * np.pi * pitch)
+    order = np.argsort(mid, kind="stable")
+    cycles = np.empty(len(notes))
+    cycles[order] = np.unwrap(np.angle(vector[order])) / (2.0 * np.pi)
+    return cycles * 100.0
+
+
+def corrected_pitches(notes: Sequence[SungNote], tuning_cents: float | np.ndarray) -> np.ndarray:
+    """Integer MIDI pitches after removing the tuning offset (one value, or one per note)."""
+    pitch = np.array([n.pitch for n in notes], dtype=np.float64)
+    return np.rint(pitch - np.asarray(tuning_cents, dtype=np.float64) / 100.0).astype(np.int64)

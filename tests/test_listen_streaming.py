@@ -1,0 +1,170 @@
+"""StreamingTranscriber: a take fed in chunks gives the offline `transcribe` notes, finalised
+while it is being recorded. Tolerance against offline: the same notes, onsets and offsets within
+20 ms, pitch within 10 cents."""
+
+from __future__ import annotations
+
+from functools import cache
+
+import numpy as np
+import pytest
+from test_listen import phrase, shifted
+from test_listen_inputs import POP_CHORDS, chord_progression
+
+from tunesmith.errors import InputAudioError, NoMelodyError, PolyphonicInputError
+from tunesmith.humsynth import demo_melody, synthesize_hum
+from tunesmith.listen import transcribe
+from tunesmith.listen.streaming import FINAL_LAG_S, StreamingTranscriber, StreamUpdate
+from tunesmith.score import SungNote
+
+SR = 44100
+ONSET_TOLERANCE_S = 0.02
+PITCH_TOLERANCE_SEMITONES = 0.1
+
+
+@cache
+def take(vowel: str, seed: int, sample_rate: int = SR) -> np.ndarray:
+    ref = demo_melody(seed=seed)
+    if vowel == "whistle":
+        ref = shifted(ref, 24)
+    return synthesize_hum(ref, sample_rate=sample_rate, seed=seed, vowel=vowel)
+
+
+def stream(audio: np.ndarray, chunk_sizes: list[int] | int, *, sample_rate: int = SR,
+           **kwargs: object) -> tuple[StreamingTranscriber, list[StreamUpdate]]:
+    st = StreamingTranscriber(sample_rate=sample_rate, **kwargs)  # type: ignore[arg-type]
+    sizes = chunk_sizes if isinstance(chunk_sizes, list) else [chunk_sizes]
+    updates, i, k = [], 0, 0
+    while i < audio.size:
+        n = sizes[k % len(sizes)]
+        updates.append(st.feed(audio[i:i + n]))
+        i, k = i + n, k + 1
+    updates.append(st.finish())
+    return st, updates
+
+
+def assert_same_notes(streamed: list[SungNote], offline: list[SungNote]) -> None:
+    assert len(streamed) == len(offline)
+    for s, o in zip(streamed, offline, strict=True):
+        assert abs(s.onset_s - o.onset_s) <= ONSET_TOLERANCE_S
+        assert abs(s.offset_s - o.offset_s) <= ONSET_TOLERANCE_S
+        assert abs(s.pitch - o.pitch) <= PITCH_TOLERANCE_SEMITONES
+
+
+@pytest.mark.parametrize(("vowel", "seed", "chunks"), [
+    ("mm", 0, 1024),  # a typical audio callback
+    ("ah", 1, 4410),  # 100 ms websocket messages
+    ("mm", 3, [7, 3000, 1, 65536, 12345]),  # ragged chunks
+    ("whistle", 2, 2048),
+])
+def test_streamed_notes_equal_offline(vowel: str, seed: int, chunks: list[int] | int) -> None:
+    audio = take(vowel, seed)
+    st, updates = stream(audio, chunks)
+    assert_same_notes(st.notes, transcribe(audio, sample_rate=SR))
+    # what the updates reported as final is exactly the take, in order, each note once
+    assert [n for u in updates for n in u.final] == st.notes
+
+
+def test_one_chunk_is_the_offline_result() -> None:
+    audio = take("ah", 4)
+    st, _ = stream(audio, audio.size)
+    assert_same_notes(st.notes, transcribe(audio, sample_rate=SR))
+
+
+@pytest.mark.parametrize("sample_rate", [48000, 22050])
+def test_other_sample_rates(sample_rate: int) -> None:
+    audio = take("mm", 5, sample_rate)
+    st, _ = stream(audio, sample_rate // 20, sample_rate=sample_rate)
+    assert_same_notes(st.notes, transcribe(audio, sample_rate=sample_rate))
+
+
+def test_notes_become_final_while_recording() -> None:
+    """Each note is final within FINAL_LAG_S + one update + the frame look-ahead of its end,
+    long before the take is over, and never changes afterwards."""
+    audio = take("ah", 1)
+    chunk = SR // 20
+    st = StreamingTranscriber(sample_rate=SR)
+    finalised_at: list[tuple[SungNote, float]] = []
+    provisional_seen = False
+    for i in range(0, audio.size, chunk):
+        update = st.feed(audio[i:i + chunk])
+        finalised_at += [(n, update.received_s) for n in update.final]
+        provisional_seen = provisional_seen or bool(update.provisional)
+        if update.final and update.provisional:
+            assert update.provisional[0].onset_s >= update.final[-1].offset_s
+    early = list(finalised_at)
+    finalised_at += [(n, st.received_s) for n in st.finish().final]
+    assert provisional_seen
+    assert len(early) >= len(st.notes) - 2  # all but the last notes before finish()
+    for note, when in early:
+        assert when - note.offset_s <= FINAL_LAG_S + st.update_interval_s + 0.1
+    assert [n for n, _ in finalised_at] == st.notes
+
+
+def test_noisy_take_streams_like_offline() -> None:
+    """Stationary noise at 15 dB SNR: noise reduction learns the noise from the audio heard so
+    far; the notes still match offline (counts may differ by one at most)."""
+    audio = take("ah", 1).astype(np.float64)
+    noise = np.random.default_rng(0).normal(0.0, 1.0, audio.size)
+    noise *= np.sqrt(np.mean(audio**2) / np.mean(noise**2)) * 10 ** (-15 / 20)
+    noisy = (audio + noise).astype(np.float32)
+    st, _ = stream(noisy, 2048)
+    offline = transcribe(noisy, sample_rate=SR)
+    assert abs(len(st.notes) - len(offline)) <= 1
+    matched = sum(any(abs(s.onset_s - o.onset_s) <= ONSET_TOLERANCE_S
+                      and abs(s.pitch - o.pitch) <= PITCH_TOLERANCE_SEMITONES for o in offline)
+                  for s in st.notes)
+    assert matched >= len(offline) - 1
+
+
+def test_integer_pcm_and_stereo_chunks() -> None:
+    audio = take("mm", 0)
+    pcm = np.round(audio * 32767).astype(np.int16)
+    stereo = np.stack([pcm, pcm], axis=1)
+    st, _ = stream(stereo, 4096)  # type: ignore[arg-type]
+    assert_same_notes(st.notes, transcribe(audio, sample_rate=SR))
+
+
+def test_long_held_note_keeps_the_window_bounded() -> None:
+    """A 12 s drone then a short phrase: the held note stays provisional until it ends, and
+    updates thin out while the window is long (cost stays bounded)."""
+    ref = [SungNote(0.3, 12.3, 62.0), *phrase([64, 66, 67], tempo_bpm=100, start_s=12.6)]
+    audio = synthesize_hum(ref, sample_rate=SR, seed=9, vowel="mm", vibrato_cents=30)
+    st, _ = stream(audio, 1024)
+    assert_same_notes(st.notes, transcribe(audio, sample_rate=SR))
+    assert st.analyses < audio.size / SR / st.update_interval_s * 0.6
+
+
+def test_silence_noise_and_chords_raise_at_finish() -> None:
+    st = StreamingTranscriber(sample_rate=SR)
+    st.feed(np.zeros(SR, dtype=np.float32))
+    with pytest.raises(NoMelodyError, match="silent"):
+        st.finish()
+    st = StreamingTranscriber(sample_rate=SR)
+    st.feed(np.random.default_rng(0).normal(0, 0.2, 2 * SR).astype(np.float32))
+    with pytest.raises(NoMelodyError, match="no sung or hummed notes"):
+        st.finish()
+    chords = chord_progression(POP_CHORDS)
+    st, found = StreamingTranscriber(sample_rate=SR), None
+    for i in range(0, chords.size, 4096):
+        st.feed(chords[i:i + 4096])
+    found = st.polyphony  # running estimate, e.g. for a warning in the studio
+    assert found.polyphonic
+    with pytest.raises(PolyphonicInputError, match="--polyphonic"):
+        st.finish()
+
+
+def test_bad_input_is_refused() -> None:
+    with pytest.raises(InputAudioError):
+        StreamingTranscriber(sample_rate=0)
+    st = StreamingTranscriber(sample_rate=SR)
+    with pytest.raises(InputAudioError, match="invalid samples"):
+        st.feed(np.array([0.0, np.nan], dtype=np.float32))
+    st = StreamingTranscriber(sample_rate=SR, max_duration_s=1.0)
+    with pytest.raises(InputAudioError, match="limit"):
+        st.feed(np.zeros(2 * SR, dtype=np.float32))
+    with pytest.raises(InputAudioError, match="empty"):
+        StreamingTranscriber(sample_rate=SR).finish()
+    st, _ = stream(take("mm", 0), 8192)
+    with pytest.raises(InputAudioError, match="finished"):
+        st.feed(np.zeros(10, dtype=np.float32))
