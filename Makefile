@@ -43,6 +43,8 @@ bench: setup
 	$(BIN)/pip install -q -e ".[bench]"
 	$(BIN)/pip install -q --no-deps basic-pitch==0.4.0
 	$(BIN)/python bench/transcription.py
+	$(BIN)/python bench/polyphony_check.py
+	$(BIN)/python bench/streaming.py
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/polyphonic.py
 	$(BIN)/python bench/harmony.py
