@@ -10,7 +10,8 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,29 @@ def prepare_out_dir(out_dir: Path, *, overwrite: bool = False) -> Path:
     return out
 
 
+@contextmanager
+def staged_folder(target: Path, *, what: str, where: Path) -> Iterator[Path]:
+    """Yield a hidden staging folder beside `target`; when the block completes, it replaces
+    `target` whole (an older one is moved aside first); when it fails, it is removed and
+    nothing that looks finished is left. OS errors become an OutputError naming `what`."""
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
+    try:
+        yield staging
+        if target.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+            os.replace(target, old / "previous")
+            os.replace(staging, target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(staging, target)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise OutputError(f"could not write {what} to {where}: {exc.strerror or exc}") from exc
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
 def _write_wav(path: Path, audio: np.ndarray, sample_rate: int) -> None:
     import soundfile as sf
 
@@ -54,8 +78,7 @@ def write_bundle(out_dir: Path, *, score: Score, master: np.ndarray,
                  extra_files: Mapping[str, bytes] | None = None, overwrite: bool = False) -> Path:
     """Write the song folder atomically. `master` and stems are float (2, n) arrays."""
     out = prepare_out_dir(out_dir, overwrite=overwrite)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
-    try:
+    with staged_folder(out, what="the song", where=out_dir) as staging:
         (staging / "stems").mkdir()
         _write_wav(staging / "song.wav", master, sample_rate)
         for name, audio in stems.items():
@@ -68,19 +91,6 @@ def write_bundle(out_dir: Path, *, score: Score, master: np.ndarray,
             target.write_bytes(data)
         (staging / "song.json").write_text(json.dumps(info, indent=2, ensure_ascii=False) + "\n",
                                            encoding="utf-8")
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-            os.replace(out, old / "previous")
-            os.replace(staging, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(staging, out)
-    except OSError as exc:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise OutputError(f"could not write the song to {out_dir}: {exc.strerror or exc}") from exc
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     log.info("wrote %s", out)
     return out
 

@@ -25,8 +25,6 @@ import json
 import logging
 import os
 import re
-import shutil
-import tempfile
 import time
 import uuid
 import zipfile
@@ -41,6 +39,7 @@ import numpy as np
 from tunesmith import __version__
 from tunesmith.errors import OutputError, TunesmithError
 from tunesmith.publish import ddex
+from tunesmith.publish.bundle import staged_folder
 from tunesmith.publish.identifiers import format_isrc, icpn, normalize_isrc, normalize_upc
 from tunesmith.publish.masters import (
     FLAC_BITS,
@@ -232,22 +231,8 @@ def make_release(song_dir: Path, *, title: str, artist: str, isrc: str | None = 
     song = load_song_folder(song_path)
     if not os.access(song_path, os.W_OK):
         raise OutputError(f"cannot write to {song_dir}: permission denied")
-    staging = Path(tempfile.mkdtemp(prefix=".release.partial-", dir=song_path))
-    try:
+    with staged_folder(target, what="the release", where=song_dir) as staging:
         result = _build(song, req, staging, signing=signing, progress=progress or _quiet)
-        if target.exists():
-            old = Path(tempfile.mkdtemp(prefix=".release.old-", dir=song_path))
-            os.replace(target, old / "previous")
-            os.replace(staging, target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(staging, target)
-    except OSError as exc:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise OutputError(f"could not write the release to {song_dir}: {exc.strerror or exc}") from exc
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     result.path = target
     return result
 
