@@ -382,6 +382,20 @@ def render_video(path: Path, *, audio: np.ndarray, sample_rate: int, song: Video
         aus.bit_rate = AAC_BITRATE
         aus.options = {"aac_coder": "fast"}
         chunk = 1024 * 16
+
+        def push_audio(pos: int, upto: int) -> int:
+            """Encode and mux whole chunks of the clip from pos until upto is covered."""
+            while pos < upto:
+                end = min(clip.shape[1], pos + chunk)
+                af = av.AudioFrame.from_ndarray(np.ascontiguousarray(clip[:, pos:end]),
+                                                format="fltp", layout="stereo")
+                af.sample_rate = sample_rate
+                af.pts = pos
+                for pkt in aus.encode(af):
+                    container.mux(pkt)
+                pos = end
+            return pos
+
         apos = 0
         audio_per_frame = sample_rate / fps
         for k in range(n_frames):
@@ -392,25 +406,8 @@ def render_video(path: Path, *, audio: np.ndarray, sample_rate: int, song: Video
             for pkt in vs.encode(vf):
                 container.mux(pkt)
             # interleave the audio as the video goes
-            want = min(clip.shape[1], int((k + 1) * audio_per_frame))
-            while apos < want:
-                end = min(clip.shape[1], apos + chunk)
-                af = av.AudioFrame.from_ndarray(np.ascontiguousarray(clip[:, apos:end]),
-                                                format="fltp", layout="stereo")
-                af.sample_rate = sample_rate
-                af.pts = apos
-                for pkt in aus.encode(af):
-                    container.mux(pkt)
-                apos = end
-        while apos < clip.shape[1]:
-            end = min(clip.shape[1], apos + chunk)
-            af = av.AudioFrame.from_ndarray(np.ascontiguousarray(clip[:, apos:end]),
-                                            format="fltp", layout="stereo")
-            af.sample_rate = sample_rate
-            af.pts = apos
-            for pkt in aus.encode(af):
-                container.mux(pkt)
-            apos = end
+            apos = push_audio(apos, min(clip.shape[1], int((k + 1) * audio_per_frame)))
+        push_audio(apos, clip.shape[1])
         for stream in (vs, aus):
             for pkt in stream.encode(None):
                 container.mux(pkt)
