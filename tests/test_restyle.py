@@ -331,3 +331,39 @@ def test_cli_restyle_writes_a_song(song_mid: Path, tmp_path: Path) -> None:
     bad = CliRunner().invoke(app, ["restyle", str(song_mid), "--harmony", "wild", "-o",
                                    str(tmp_path / "o2")])
     assert bad.exit_code == 2 and not (tmp_path / "o2").exists()
+
+
+def test_audio_recording_is_restyled_with_its_melody_and_chords(tmp_path: Path) -> None:
+    """The audio path (issue 7): a synthetic band recording (lead, block chords, bass) is read
+    as beats, and restyling it with `--harmony keep` keeps its tune and its chords."""
+    import soundfile as sf
+    from test_listen_polyphonic import MELODY, SR, needs_engine, synth_band
+    from test_listen_polyphonic import PROGRESSION as BAND_CHORDS
+
+    from tunesmith.arrange import load_style
+
+    if needs_engine.args[0]:
+        pytest.skip(needs_engine.kwargs["reason"])
+    audio, _ = synth_band()
+    wav = tmp_path / "band.wav"
+    sf.write(wav, audio, SR)
+    piece = read_source(wav)
+    assert piece.kind == "audio" and piece.beats_per_bar == 4
+    assert piece.tempo_bpm == pytest.approx(96.0, rel=0.04)
+    found = analyze(piece)
+    assert found.lead_part == "melody" and found.key == C
+    # the tune on the beat grid: (start beat, pitch) pairs, the first bar line at beat 0
+    heard = {(round(n.start_beat * 2) / 2, n.pitch) for n in found.melody}
+    truth = {(float(s), p) for s, _, p in MELODY}
+    assert len(heard & truth) >= 0.85 * len(truth)
+    assert len(found.melody) <= 1.2 * len(truth)
+    # chords per beat against the band's one chord per bar
+    right = sum(any(c.start_beat <= b + 0.5 < c.end_beat
+                    and c.chord == ChordSymbol.parse(BAND_CHORDS[b // 4]) for c in found.chords)
+                for b in range(4 * len(BAND_CHORDS)))
+    assert right >= 0.75 * 4 * len(BAND_CHORDS)
+    sheet = restyle_lead_sheet(piece, load_style("jazz-swing"), harmony="keep")
+    scale = sheet.beat_scale
+    mel = sheet.lead.track("melody").notes
+    assert [(n.start_beat, n.pitch) for n in mel] == \
+        [(n.start_beat * scale, n.pitch) for n in found.melody]

@@ -50,8 +50,9 @@ def analyze(piece: SourcePiece) -> Analysis:
         lead = piece.parts[index]
         melody, lead_name = skyline(lead.notes), lead.name
     pitched = [n for p in piece.parts if not p.is_drum for n in p.notes]
-    key = piece.key if piece.kind == "score" and piece.key is not None else _estimate_key(pitched)
-    chords = list(piece.chords) or chords_from_notes(pitched, melody)
+    poly = _poly_notes(pitched)
+    key = piece.key if piece.kind == "score" and piece.key is not None else _estimate_key(poly)
+    chords = list(piece.chords) or chords_from_notes(pitched, melody, poly=poly)
     end = max([n.end_beat for n in pitched] + [c.end_beat for c in chords] + [float(bpb)])
     n_bars = int(np.ceil(end / bpb - 1e-6))
     chords = _fill_gaps(chords, n_bars * bpb)
@@ -62,23 +63,29 @@ def analyze(piece: SourcePiece) -> Analysis:
                     phrase_labels=letters)
 
 
-def _estimate_key(notes: Sequence[Note]) -> Key:
+def _poly_notes(notes: Sequence[Note]) -> list:
+    """The notes as the recording analysers' `PolyNote`s (beats stand in for seconds)."""
     from tunesmith.listen.poly.notes import PolyNote
+
+    return [PolyNote(n.start_beat, n.end_beat, float(n.pitch), int(n.velocity)) for n in notes]
+
+
+def _estimate_key(poly: Sequence) -> Key:
     from tunesmith.listen.polyphonic import estimate_mix_key
 
-    poly = [PolyNote(n.start_beat, n.end_beat, float(n.pitch), int(n.velocity)) for n in notes]
-    return estimate_mix_key(poly).key
+    return estimate_mix_key(list(poly)).key
 
 
-def chords_from_notes(notes: Sequence[Note], melody: Sequence[Note]) -> list[Chord]:
+def chords_from_notes(notes: Sequence[Note], melody: Sequence[Note], *,
+                      poly: Sequence | None = None) -> list[Chord]:
     """One chord per beat from every pitched note (the melody counts less), smoothed by the
-    same HMM that reads chords out of recordings; beats stand in for seconds."""
+    same HMM that reads chords out of recordings; beats stand in for seconds. `poly`: the
+    same notes already converted by `_poly_notes` (converted here when not given)."""
     from tunesmith.listen.poly.chords import recognize_chords
-    from tunesmith.listen.poly.notes import PolyNote
 
     if not notes:
         return []
-    poly = [PolyNote(n.start_beat, n.end_beat, float(n.pitch), int(n.velocity)) for n in notes]
+    poly = list(poly) if poly is not None else _poly_notes(notes)
     sung = [SungNote(n.start_beat, n.end_beat, float(n.pitch)) for n in melody]
     end = int(np.ceil(max(n.end_beat for n in notes)))
     timed = recognize_chords(poly, np.arange(0, end + 1, dtype=float), melody=sung)
