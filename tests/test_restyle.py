@@ -195,6 +195,24 @@ def test_rule_ii_v_approaches_new_harmony() -> None:
     assert sum(c.duration_beats for c in out) == 12  # beats unchanged
 
 
+def test_rule_ii_v_on_short_chords_and_only_where_the_tune_allows() -> None:
+    # two-beat chords: IV before I does the ii's job (F shares F and A with Dm7): it becomes ii-V
+    out = apply_rules(_sheet("C", "F", "C", bar=2), ["ii-v"], key=C, beats_per_bar=4)
+    assert _names(out) == ["C", "Dm7", "G7", "C"]
+    assert [c.start_beat for c in out] == [0, 2, 3, 4]
+    # ... a two-beat chord that has nothing in common with the ii is left alone
+    out = apply_rules(_sheet("C", "E", "F", bar=2), ["ii-v"], key=C, beats_per_bar=4)
+    assert _names(out) == ["C", "E", "F"]
+    # a tune holding G (the avoid 11th of D7) over the last beat of F -> G: no ii-V there
+    sheet = _sheet("C", "F", "G")
+    held_g = [Note(4, 2, 69), Note(6, 2, 67)]
+    out = apply_rules(sheet, ["ii-v"], key=C, beats_per_bar=4, melody=held_g)
+    assert _names(out) == ["C", "F", "G"]
+    fits = [Note(4, 2, 69), Note(6, 1, 69), Note(7, 1, 66)]  # A over Am7, F# over D7
+    out = apply_rules(sheet, ["ii-v"], key=C, beats_per_bar=4, melody=fits)
+    assert _names(out) == ["C", "F", "Am7", "D7", "G"]
+
+
 def test_rule_ii_before_v() -> None:
     out = apply_rules(_sheet("C", "F", "G7", "C"), ["ii-before-v"], key=C, beats_per_bar=4)
     assert _names(out) == ["C", "Dm7", "G7", "C"]  # IV shares F and A with ii7: substituted

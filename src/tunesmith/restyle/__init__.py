@@ -102,7 +102,7 @@ def restyle_lead_sheet(piece: SourcePiece, style: Any, *, keep: str = "melody+ch
     rules: list[str] = []
     if harmony == "style":
         rules = style_rules(style)
-        chords = apply_rules(chords, rules, key=found.key, beats_per_bar=bpb)
+        chords = apply_rules(chords, rules, key=found.key, beats_per_bar=bpb, melody=melody)
     else:
         style = replace(style, extensions={})
     if scale != 1.0:
