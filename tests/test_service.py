@@ -28,7 +28,8 @@ from tunesmith.errors import TunesmithError
 from tunesmith.service import Settings, create_app
 from tunesmith.service.db import init_db, jobs, make_engine, users, versions
 from tunesmith.service.queue import JobQueue
-from tunesmith.service.storage import UploadError, sniff
+from tunesmith.service.storage import Storage, UnsafePathError
+from tunesmith.service.uploads import UploadError, sniff
 from tunesmith.service.worker import Worker
 
 
@@ -189,16 +190,20 @@ def test_sniffing_uses_content_not_names() -> None:
         sniff(b"#!/bin/sh\nrm -rf /", filename="song.wav")
 
 
-def test_file_paths_cannot_escape_the_version_folder(studio: Studio) -> None:
-    from tunesmith.service.storage import Storage
-
-    store = Storage(studio.settings.data_dir)
+def test_file_paths_cannot_escape_the_user_folder(studio: Studio) -> None:
+    store = Storage.open("", data_dir=studio.settings.data_dir)
     uid = "a" * 32
-    with pytest.raises(UploadError):
-        store.resolve(uid, "../../etc/passwd")
-    with pytest.raises(UploadError):
-        store.resolve("../x", "a")
-    assert store.resolve(uid, "uploads/x.wav").is_relative_to(store.user_dir(uid))
+    user = store.user(uid)
+    for bad in ("../../etc/passwd", "uploads/../../" + "b" * 32, "/etc/passwd", "a\\..\\b",
+                "songs/*", "x/[ab]", "~root", "c:/x", "a\x00b"):
+        with pytest.raises(UnsafePathError):
+            user.key(bad)
+    with pytest.raises(UnsafePathError):
+        store.user("../x")
+    with pytest.raises(UnsafePathError):
+        store.user("B" * 32)
+    assert user.key("uploads/./x.wav") == f"{studio.settings.data_dir}/users/{uid}/uploads/x.wav"
+    assert user.local_path("uploads//x.wav") == studio.settings.data_dir / "users" / uid / "uploads" / "x.wav"
 
 
 def test_rate_limit_per_user(tmp_path: Path) -> None:
@@ -416,6 +421,7 @@ def test_a_killed_worker_loses_nothing_and_duplicates_nothing(studio: Studio, tm
     assert len(versions_made) == 1
     leftovers = [p for p in versions_made[0].parent.iterdir() if p.name != "v1"]
     assert leftovers == []  # no half-written staging folder survives
+    assert list((studio.settings.data_dir / ".scratch").iterdir()) == []  # nor scratch
     assert sf.info(str(versions_made[0] / "song.wav")).duration > 15
 
 

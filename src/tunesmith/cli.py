@@ -318,6 +318,7 @@ def serve(
     workers: Annotated[int, typer.Option(min=1, max=32, help="Job worker processes.")] = 2,
     data: Annotated[Path | None, typer.Option(help="Folder for the database and everyone's songs (default: ~/.local/share/tunesmith/studio or $TUNESMITH_DATA_DIR).")] = None,
     database_url: Annotated[str | None, typer.Option(help="SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db (default: a SQLite file in --data).")] = None,
+    storage_url: Annotated[str | None, typer.Option(help="fsspec URL for the song files, e.g. s3://bucket/tunesmith (default: --data on local disk).")] = None,
     verbose: VerboseOpt = False,
 ) -> None:
     """Start the web studio and its HTTP API (docs at /docs) with job workers."""
@@ -325,7 +326,8 @@ def serve(
     from tunesmith.service.supervisor import serve as run
 
     console.print(f"tunesmith studio on http://{host}:{port}/  (API docs: /docs)", highlight=False)
-    run(host=host, port=port, workers=workers, data_dir=data, database_url=database_url)
+    run(host=host, port=port, workers=workers, data_dir=data, database_url=database_url,
+        storage_url=storage_url)
 
 
 @app.command()

@@ -6,8 +6,11 @@
                            database (SQLite file, or PostgreSQL by URL): the durable queue
                                  ▲  claim with a lease, heartbeat, progress events
                                  │
-                           worker processes (tunesmith.service.worker) ──► pipeline ──► files
-                                                                  (per-user folder on disk)
+                           worker processes (tunesmith.service.worker) ──► pipeline ──► scratch
+                                 │  publish the version folder (manifest last)
+                                 ▼
+                           the store (storage.py): local disk, or any fsspec URL (S3, GCS...),
+                           one folder per user; the web app streams downloads from it
 """
 
 from tunesmith.service.app import create_app

@@ -17,7 +17,6 @@ from tunesmith.service.deps import Services
 from tunesmith.service.queue import JobQueue
 from tunesmith.service.routers import jobs, songs, styles, users
 from tunesmith.service.settings import Settings
-from tunesmith.service.storage import Storage
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -31,7 +30,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.services = Services(
             settings=settings, engine=engine,
             queue=JobQueue(engine, lease_s=settings.lease_s, max_attempts=settings.max_attempts),
-            storage=Storage(settings.data_dir),
+            storage=settings.open_storage(),
             limiter=RateLimiter(per_hour=settings.jobs_per_hour, burst=settings.job_burst))
         yield
         engine.dispose()

@@ -1,4 +1,4 @@
-"""What a job does: the same pipeline functions as the CLI, writing one version folder."""
+"""What a job does: the same pipeline functions as the CLI, writing one local version folder."""
 
 from __future__ import annotations
 
@@ -33,9 +33,10 @@ def song_request(params: dict[str, Any]) -> Any:
 
 def run_job(params: dict[str, Any], *, user_dir: Path, out_dir: Path, progress: Progress,
             render_pool: RenderPool | None = None) -> None:
-    """Make the song `params` describe and write its bundle to `out_dir` (replaced whole, so a
-    job run again after a crash leaves one complete version, never two or a half).
-    `render_pool`: the worker's long-lived renderers (None: start them for this song)."""
+    """Make the song `params` describe and write its bundle to the local folder `out_dir`
+    (the worker then publishes it to the store). `user_dir`: a local folder holding the input
+    file `params["input"]` names. `render_pool`: the worker's long-lived renderers (None:
+    start them for this song)."""
     from tunesmith import pipeline
     from tunesmith.listen import MAX_INPUT_DURATION_S, load_audio
 

@@ -5,6 +5,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tunesmith.service.storage import Storage
 
 
 def _default_data_dir() -> Path:
@@ -16,6 +20,7 @@ def _default_data_dir() -> Path:
 class Settings:
     data_dir: Path
     database_url: str = ""  # empty: a SQLite file in data_dir
+    storage_url: str = ""  # any fsspec URL (s3://bucket/prefix...); empty: data_dir on disk
     max_upload_bytes: int = 50 * 1024 * 1024
     max_audio_s: float = 600.0
     jobs_per_hour: int = 60  # per user: song requests
@@ -29,12 +34,18 @@ class Settings:
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'tunesmith.db'}"
 
+    def open_storage(self) -> Storage:
+        from tunesmith.service.storage import Storage
+
+        return Storage.open(self.storage_url, data_dir=self.data_dir)
+
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
         env = os.environ
         values: dict[str, object] = {
             "data_dir": Path(env.get("TUNESMITH_DATA_DIR") or _default_data_dir()),
             "database_url": env.get("TUNESMITH_DATABASE_URL", ""),
+            "storage_url": env.get("TUNESMITH_STORAGE_URL", ""),
         }
         if env.get("TUNESMITH_JOBS_PER_HOUR"):
             values["jobs_per_hour"] = int(env["TUNESMITH_JOBS_PER_HOUR"])

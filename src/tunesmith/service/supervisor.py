@@ -28,6 +28,8 @@ class WorkerPool:
                str(self.settings.data_dir), "--parent-pid", str(os.getpid())]
         if self.settings.database_url:
             cmd += ["--database-url", self.settings.database_url]
+        if self.settings.storage_url:
+            cmd += ["--storage-url", self.settings.storage_url]
         return subprocess.Popen(cmd)
 
     def start(self) -> None:
@@ -53,14 +55,16 @@ class WorkerPool:
 
 
 def serve(*, host: str, port: int, workers: int, data_dir: Path | None,
-          database_url: str | None) -> None:
+          database_url: str | None, storage_url: str | None = None) -> None:
     import uvicorn
 
     from tunesmith.service.app import create_app
     from tunesmith.service.db import init_db, make_engine
 
-    settings = Settings.from_env(data_dir=data_dir, database_url=database_url)
+    settings = Settings.from_env(data_dir=data_dir, database_url=database_url,
+                                 storage_url=storage_url)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.open_storage()  # a bad URL, or a missing fsspec backend, stops us here
     init_db(make_engine(settings.db_url))  # before the workers race to create tables
     pool = WorkerPool(settings, workers)
     pool.start()

@@ -1,10 +1,12 @@
 """Worker processes: claim a job, run it with a live lease and progress events, finish it.
 
-    python -m tunesmith.service.worker [--data DIR] [--database-url URL]
+    python -m tunesmith.service.worker [--data DIR] [--database-url URL] [--storage-url URL]
 
-Kill a worker at any moment: its job's lease runs out and another worker makes the song again
-from the start into the same version folder (written atomically), so nothing is lost and no
-version is made twice.
+A job renders into a local scratch folder; the finished version folder is then published to
+the store (renamed into place on local disk, uploaded with its manifest last elsewhere). Kill a
+worker at any moment: its job's lease runs out and another worker makes the song again from
+the start and publishes it over whatever the first one left, so nothing is lost and no version
+is made twice.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import logging
 import os
 import socket
 import threading
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,7 +28,7 @@ from tunesmith.service.db import init_db, make_engine, versions
 from tunesmith.service.queue import ClaimedJob, JobQueue
 from tunesmith.service.runner import run_job
 from tunesmith.service.settings import Settings
-from tunesmith.service.storage import Storage
+from tunesmith.service.storage import SCRATCH_MAX_AGE_S, Folder, clean_path
 
 if TYPE_CHECKING:
     from tunesmith.render import RenderPool
@@ -51,10 +54,12 @@ class Worker:
         init_db(self.engine)
         self.queue = JobQueue(self.engine, lease_s=settings.lease_s,
                               max_attempts=settings.max_attempts)
-        self.storage = Storage(settings.data_dir)
+        self.storage = settings.open_storage()
+        self.storage.clear_scratch(older_than_s=SCRATCH_MAX_AGE_S)
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.runner = runner
         self._failed: set[str] = set()  # styles whose preview could not be made
+        self._previews: set[str] = set()  # styles whose preview is known to be stored
         self._render_pool: RenderPool | None = None
 
     def render_pool(self) -> RenderPool:
@@ -94,26 +99,34 @@ class Worker:
                 stop.wait(self.settings.poll_s)
 
     def _make_a_preview(self) -> bool:
-        """When idle, make one missing style preview (the page plays them)."""
+        """When idle, make one missing style preview (the page plays them). Previews found in
+        the store are remembered, so an idle worker does not ask the store again and again."""
         if not self.settings.make_previews:
             return False
-        from tunesmith.service.previews import make_preview, missing_previews
+        from tunesmith.arrange.style import style_names
+        from tunesmith.service.previews import make_preview, preview_name
 
-        todo = [n for n in missing_previews(self.settings.data_dir) if n not in self._failed]
-        if not todo:
-            return False
-        try:
-            make_preview(self.settings.data_dir, todo[0])
-        except Exception:  # a broken style must not stop the worker
-            log.exception("preview of %s failed", todo[0])
-            self._failed.add(todo[0])
-        return True
+        folder = self.storage.previews()
+        for name in style_names():
+            if name in self._previews or name in self._failed:
+                continue
+            if folder.exists(preview_name(name)):
+                self._previews.add(name)
+                continue
+            try:
+                with self.storage.scratch(f"preview-{uuid.uuid4().hex}") as scratch:
+                    make_preview(folder, name, scratch=scratch)
+                self._previews.add(name)
+            except Exception:  # a broken style must not stop the worker
+                log.exception("preview of %s failed", name)
+                self._failed.add(name)
+            return True
+        return False
 
     def _run(self, job: ClaimedJob) -> None:
         with self.engine.connect() as conn:
             v = conn.execute(sa.select(versions).where(versions.c.id == job.version_id)).one()
-        out_dir = self.storage.version_dir(job.user_id, v.song_id, v.number)
-        user_dir = self.storage.user_dir(job.user_id)
+        params = dict(v.params)
         state: dict[str, Any] = {"ok": True}
         done = threading.Event()
 
@@ -122,15 +135,29 @@ class Worker:
                 if not self.queue.heartbeat(job):
                     state["ok"] = False
 
-        def progress(stage: str, event: str) -> None:
-            if not self.queue.stage(job, stage, event) or not state["ok"]:
+        def still_ours() -> None:
+            if not state["ok"]:
                 raise JobCancelledError if self._cancel_requested(job) else LeaseLostError
+
+        def progress(stage: str, event: str) -> None:
+            if not self.queue.stage(job, stage, event):
+                state["ok"] = False
+            still_ours()
         heart = threading.Thread(target=beat, daemon=True)
         heart.start()
+        self.storage.clear_scratch(prefix=f"{job.id}.")  # an earlier, killed try's leftovers
         try:
-            extra = {"render_pool": self.render_pool()} if self.runner is run_job else {}
-            self.runner(dict(v.params), user_dir=user_dir, out_dir=out_dir, progress=progress,
-                        **extra)
+            with self.storage.scratch(f"{job.id}.{job.attempt}") as scratch:
+                user = self.storage.user(job.user_id)
+                user_dir = user.local_path() or self._fetch_inputs(user, params, scratch / "in")
+                out_dir = scratch / "version"
+                extra = {"render_pool": self.render_pool()} if self.runner is run_job else {}
+                self.runner(params, user_dir=user_dir, out_dir=out_dir, progress=progress,
+                            **extra)
+                if not self.queue.heartbeat(job):  # publish only while the job is ours
+                    state["ok"] = False
+                still_ours()
+                user.publish(v.folder, out_dir)
         except JobCancelledError:
             self.queue.finish(job, "cancelled")
         except LeaseLostError:
@@ -146,6 +173,16 @@ class Worker:
             done.set()
             heart.join(timeout=5)
 
+    @staticmethod
+    def _fetch_inputs(user: Folder, params: dict[str, Any], into: Path) -> Path:
+        """A local folder holding the job's input file (from a store that is not local disk),
+        at the same relative path as in the user's folder."""
+        into.mkdir(parents=True, exist_ok=True)
+        if params.get("input"):
+            rel = clean_path(params["input"])
+            user.download(rel, into / rel)
+        return into
+
     def _cancel_requested(self, job: ClaimedJob) -> bool:
         from tunesmith.service.db import jobs
 
@@ -158,12 +195,15 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="tunesmith studio worker")
     parser.add_argument("--data", type=Path, default=None)
     parser.add_argument("--database-url", default=None)
+    parser.add_argument("--storage-url", default=None,
+                        help="fsspec URL of the song files (default: the data folder)")
     parser.add_argument("--once", action="store_true", help="run one job (if any) and exit")
     parser.add_argument("--parent-pid", type=int, default=None,
                         help="exit when this process (the studio) is gone")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    settings = Settings.from_env(data_dir=args.data, database_url=args.database_url)
+    settings = Settings.from_env(data_dir=args.data, database_url=args.database_url,
+                                 storage_url=args.storage_url)
     worker = Worker(settings)
     try:
         if args.once:

@@ -1,26 +1,22 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-import zipfile
 from pathlib import Path
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, File, Form, HTTPException, UploadFile
-from fastapi.responses import FileResponse
+from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
+from fastapi.responses import FileResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
-from starlette.background import BackgroundTask
 
 from tunesmith.service.db import jobs, now, songs, versions
 from tunesmith.service.deps import RateLimitedUser, Services, ServicesDep, UserDep
 from tunesmith.service.queue import new_id
-from tunesmith.service.storage import UploadError, sniff
+from tunesmith.service.responses import file_response, zip_response
+from tunesmith.service.storage import Folder, Manifest, UnsafePathError, clean_path
+from tunesmith.service.uploads import UploadError, UploadTooLargeError, check_upload
 
 router = APIRouter(prefix="/api/songs", tags=["songs"])
-
-CHUNK = 1 << 20
 
 
 class Created(BaseModel):
@@ -78,45 +74,20 @@ def _check_style(style: str | None) -> None:
 
 def _save_upload(services: Services, user_id: str, upload: UploadFile, *, kinds: tuple[str, ...]
                  ) -> str:
-    """Store an upload in the user's folder after checking its size, type and length."""
-    head = upload.file.read(4096)
-    try:
-        found = sniff(head, filename=upload.filename or "")
-    except UploadError as exc:
-        raise HTTPException(415, str(exc)) from None
-    if found.kind not in kinds:
-        raise HTTPException(415, f"this needs {' or '.join(kinds)}, not {found.kind}")
-    rel = f"uploads/{new_id()}{found.suffix}"
-    dest = services.storage.resolve(user_id, rel)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    size = len(head)
-    limit = services.settings.max_upload_bytes
-    with dest.open("wb") as out:
-        out.write(head)
-        while chunk := upload.file.read(CHUNK):
-            size += len(chunk)
-            if size > limit:
-                out.close()
-                dest.unlink(missing_ok=True)
-                raise HTTPException(413, f"the upload is over {limit // (1 << 20)} MB")
-            out.write(chunk)
-    if found.kind == "audio":
-        _check_audio(dest, services.settings.max_audio_s)
+    """Store an upload in the user's folder once its type, size and length are checked (on a
+    local scratch copy: a refused upload never reaches the store)."""
+    with services.storage.scratch(f"upload-{new_id()}") as tmp:
+        try:
+            checked = check_upload(upload.file, filename=upload.filename or "", kinds=kinds,
+                                   max_bytes=services.settings.max_upload_bytes,
+                                   max_audio_s=services.settings.max_audio_s, into=tmp)
+        except UploadTooLargeError as exc:
+            raise HTTPException(413, str(exc)) from None
+        except UploadError as exc:
+            raise HTTPException(415, str(exc)) from None
+        rel = f"uploads/{new_id()}{checked.suffix}"
+        services.storage.user(user_id).put_file(rel, checked.path)
     return rel
-
-
-def _check_audio(path: Path, max_s: float) -> None:
-    import soundfile as sf
-
-    try:
-        info = sf.info(str(path))
-    except Exception:
-        path.unlink(missing_ok=True)
-        raise HTTPException(415, "the audio file cannot be decoded") from None
-    if info.duration > max_s:
-        path.unlink(missing_ok=True)
-        raise HTTPException(413, f"the recording is {info.duration / 60:.1f} min long; the "
-                                 f"studio takes up to {max_s / 60:.0f} min")
 
 
 def _new_song(conn: sa.Connection, user_id: str, title: str) -> str:
@@ -131,11 +102,10 @@ def _new_version(services: Services, conn: sa.Connection, *, user_id: str, song_
     number = (conn.execute(sa.select(sa.func.max(versions.c.number))
                            .where(versions.c.song_id == song_id)).scalar() or 0) + 1
     vid = new_id()
-    folder = services.storage.version_dir(user_id, song_id, number)
     conn.execute(versions.insert().values(
         id=vid, song_id=song_id, user_id=user_id, number=number, kind=kind,
         params={**params, "kind": kind}, status="pending",
-        folder=str(folder.relative_to(services.storage.user_dir(user_id))), created_at=now()))
+        folder=services.storage.version_folder(song_id, number), created_at=now()))
     job_id = services.queue.submit(conn, user_id=user_id, version_id=vid)
     return Created(song_id=song_id, version=number, job_id=job_id)
 
@@ -148,7 +118,10 @@ def _own_song(conn: sa.Connection, user_id: str, song_id: str) -> Any:
     return row
 
 
-def _version_folder(services: Services, user_id: str, song_id: str, number: int) -> Path:
+def _ready_version(services: Services, user_id: str, song_id: str, number: int
+                   ) -> tuple[Folder, str, Manifest]:
+    """The user's folder, the version's folder in it and its manifest; 404 for others' songs,
+    409 until the version is published."""
     with services.engine.connect() as conn:
         _own_song(conn, user_id, song_id)
         v = conn.execute(sa.select(versions).where(versions.c.song_id == song_id,
@@ -157,7 +130,16 @@ def _version_folder(services: Services, user_id: str, song_id: str, number: int)
         raise HTTPException(404, "no such version")
     if v.status != "ready":
         raise HTTPException(409, f"version {number} is {v.status}, not ready")
-    return services.storage.resolve(user_id, v.folder)
+    folder = services.storage.user(user_id)
+    manifest = folder.manifest(v.folder)
+    if manifest is None:
+        raise HTTPException(409, f"version {number} is being stored; try again in a moment",
+                            headers={"Retry-After": "2"})
+    return folder, v.folder, manifest
+
+
+_INFO_KEYS = ("style", "key", "tempo_bpm", "duration_s", "sections", "chords", "master",
+              "time_signature")
 
 
 def _song_out(services: Services, user_id: str, row: Any) -> SongOut:
@@ -166,18 +148,17 @@ def _song_out(services: Services, user_id: str, row: Any) -> SongOut:
                           .join(jobs, jobs.c.version_id == versions.c.id, isouter=True)
                           .where(versions.c.song_id == row.id)
                           .order_by(versions.c.number)).all()
+    folder = services.storage.user(user_id)
     out = []
     for v in vs:
         files: list[str] = []
         info = None
-        if v.status == "ready":
-            folder = services.storage.resolve(user_id, v.folder)
-            files = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
-            info_path = folder / "song.json"
-            if info_path.is_file():
-                full = json.loads(info_path.read_text(encoding="utf-8"))
-                info = {k: full.get(k) for k in ("style", "key", "tempo_bpm", "duration_s",
-                                                 "sections", "chords", "master", "time_signature")}
+        manifest = folder.manifest(v.folder) if v.status == "ready" else None
+        if manifest is not None:
+            files = sorted(manifest.files)
+            if "song.json" in manifest.files:
+                full = json.loads(folder.read_bytes(f"{v.folder}/song.json"))
+                info = {k: full.get(k) for k in _INFO_KEYS}
         params = {k: v2 for k, v2 in dict(v.params).items() if k != "input"}
         out.append(VersionOut(number=v.number, kind=v.kind, status=v.status, params=params,
                               job_id=v.job_id, created_at=v.created_at, files=files, info=info))
@@ -283,27 +264,28 @@ def get_song(song_id: str, user: UserDep, services: ServicesDep) -> SongOut:
     return _song_out(services, user.id, row)
 
 
-@router.get("/{song_id}/versions/{number}/files/{path:path}", response_class=FileResponse)
-def get_file(song_id: str, number: int, path: str, user: UserDep,
-             services: ServicesDep) -> FileResponse:
-    folder = _version_folder(services, user.id, song_id, number)
-    target = (folder / path).resolve()
-    if folder.resolve() not in target.parents or not target.is_file():
+@router.get("/{song_id}/versions/{number}/files/{path:path}", response_class=FileResponse,
+            responses={206: {"description": "the requested byte range"}})
+def get_file(song_id: str, number: int, path: str, request: Request, user: UserDep,
+             services: ServicesDep) -> Response:
+    """One file of a version; audio players' Range requests are answered."""
+    folder, rel, manifest = _ready_version(services, user.id, song_id, number)
+    try:
+        path = clean_path(path)
+    except UnsafePathError:
+        raise HTTPException(404, "no such file") from None
+    if path not in manifest.files:
         raise HTTPException(404, "no such file")
-    return FileResponse(target)
+    return file_response(folder, f"{rel}/{path}", request, size=manifest.files[path])
 
 
-@router.get("/{song_id}/versions/{number}/bundle.zip", response_class=FileResponse)
-def bundle(song_id: str, number: int, user: UserDep, services: ServicesDep) -> FileResponse:
-    folder = _version_folder(services, user.id, song_id, number)
-    fd, tmp = tempfile.mkstemp(suffix=".zip")
-    os.close(fd)
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as z:
-        for p in sorted(folder.rglob("*")):
-            if p.is_file():
-                z.write(p, f"v{number}/{p.relative_to(folder)}")
-    return FileResponse(tmp, media_type="application/zip", filename=f"song-v{number}.zip",
-                        background=BackgroundTask(os.unlink, tmp))
+@router.get("/{song_id}/versions/{number}/bundle.zip", response_class=StreamingResponse,
+            responses={200: {"content": {"application/zip": {}}}})
+def bundle(song_id: str, number: int, user: UserDep, services: ServicesDep) -> Response:
+    """The whole version as a zip, made while it is sent."""
+    folder, rel, manifest = _ready_version(services, user.id, song_id, number)
+    return zip_response(folder, rel, manifest, arcroot=f"v{number}",
+                        filename=f"song-v{number}.zip")
 
 
 def _check_modes(keep: str, harmony: str) -> None:

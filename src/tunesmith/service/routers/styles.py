@@ -1,11 +1,12 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException
-from fastapi.responses import FileResponse
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel
 
 from tunesmith.service.deps import ServicesDep
-from tunesmith.service.previews import preview_path
+from tunesmith.service.previews import preview_name
+from tunesmith.service.responses import file_response
 
 router = APIRouter(prefix="/api/styles", tags=["styles"])
 
@@ -32,13 +33,13 @@ def list_styles() -> list[StyleOut]:
 
 
 @router.get("/{name}/preview.wav", response_class=FileResponse)
-def preview(name: str, services: ServicesDep) -> FileResponse:
+def preview(name: str, request: Request, services: ServicesDep) -> Response:
     from tunesmith.arrange.style import style_names
 
     if name not in style_names():
         raise HTTPException(404, f"unknown style '{name}'")
-    path = preview_path(services.settings.data_dir, name)
-    if not path.is_file():
+    folder = services.storage.previews()
+    if not folder.exists(preview_name(name)):
         raise HTTPException(503, "the preview is still being made; try again in a moment",
                             headers={"Retry-After": "5"})
-    return FileResponse(path, media_type="audio/wav")
+    return file_response(folder, preview_name(name), request, media_type="audio/wav")
