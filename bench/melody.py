@@ -13,6 +13,13 @@
    the reference. Pitch-class entropy, distance of the interval histogram from POP909's
    (Jensen-Shannon, bits), notes per bar, share of bars repeating an earlier bar, chord-tone
    ratio of notes on strong beats, longest run shared with a training song.
+3. Register: where the verse sits against the chorus. Human and generated songs are labelled
+   by the same pitch-blind rule (`blind_sections`: the chorus is the most repeated 4-bar
+   passage, ties to the one that recurs latest; the verse is what is sung before its first
+   occurrence), so the pitch preference of `pop909.label_sections` cannot decide the answer.
+   Mean pitch of the verse minus the chorus (semitones) and the share of songs whose verse is
+   above; then, for the generated songs by their own section labels, verse, pre-chorus and
+   bridge against the chorus and how far new sections go beyond the hum's range.
 
     python bench/melody.py [DATA_DIR] [--limit N] [--max-order 5] [--skip-nll] [--skip-songs]
 """
@@ -39,7 +46,15 @@ from tunesmith.compose.melody_model import (
 )
 from tunesmith.compose.meter import Meter
 from tunesmith.compose.originality import NGRAM_NOTES, OriginalityIndex
-from tunesmith.compose.pop909 import LeadSheet, default_data_dir, load_split, sheet_contexts
+from tunesmith.compose.pop909 import (
+    LeadSheet,
+    _bar_sets,
+    _extend,
+    _similarity,
+    default_data_dir,
+    load_split,
+    sheet_contexts,
+)
 from tunesmith.score import Note, Score
 
 LN2 = math.log(2)
@@ -233,6 +248,92 @@ def song_stats(sheet: Sheet, reference_intervals: np.ndarray,
     }
 
 
+# ---------------------------------------------------------------- register
+
+def _most_repeated(sim: np.ndarray, free: np.ndarray, window: int,
+                   threshold: float = 0.6) -> list[int]:
+    """Start bars of the `window`-bar passage with the most non-overlapping repeats, ties to
+    the one that recurs latest (songs end on their chorus); pitch plays no part."""
+    n = len(free)
+    best: tuple[int, int, list[int]] = (0, 0, [])
+    for s in range(n - window + 1):
+        if not free[s:s + window].all():
+            continue
+        starts = [s]
+        for t in range(n - window + 1):
+            if abs(t - s) >= window and free[t:t + window].all() and all(
+                    abs(t - u) >= window for u in starts) and np.mean(
+                    [sim[s + k, t + k] for k in range(window)]) >= threshold:
+                starts.append(t)
+        if len(starts) >= 2 and (len(starts), max(starts)) > best[:2]:
+            best = (len(starts), max(starts), starts)
+    return sorted(best[2])
+
+
+def blind_sections(notes: Sequence[Note], beats_per_bar: int,
+                   window: int = 4) -> tuple[list[Note], list[Note]] | None:
+    """(verse notes, chorus notes) by repetition alone: the chorus is the most repeated passage
+    (grown bar by bar while its repeats agree), the verse what is sung before it first comes.
+    None when nothing repeats or fewer than 8 notes come first."""
+    notes = sorted((n for n in notes if n.start_beat >= 0), key=lambda n: n.start_beat)
+    if not notes:
+        return None
+    n_bars = int(max(n.end_beat for n in notes) // beats_per_bar) + 1
+    bars = _bar_sets(notes, beats_per_bar, n_bars)
+    free = np.array([bool(b) for b in bars])
+    sim = _similarity(bars)
+    spans = _extend(_most_repeated(sim, free, window), sim, free, window)
+    if not spans:
+        return None
+    first = min(a for a, _ in spans) * beats_per_bar
+    chorus = [n for n in notes if any(a * beats_per_bar <= n.start_beat < b * beats_per_bar
+                                      for a, b in spans)]
+    verse = [n for n in notes if n.start_beat < first]
+    return (verse, chorus) if len(verse) >= 8 else None
+
+
+def register_stats(notes: Sequence[Note], beats_per_bar: int) -> dict[str, float]:
+    """Verse against chorus by `blind_sections` (empty when the song has no such verse)."""
+    parts = blind_sections(notes, beats_per_bar)
+    if parts is None:
+        return {}
+    verse, chorus = (np.mean([n.pitch for n in p]) for p in parts)
+    return {"verse - chorus mean pitch (st)": float(verse - chorus),
+            "songs with the verse above the chorus": float(verse > chorus)}
+
+
+def section_register(score: Score) -> dict[str, float]:
+    """A generated song by its own section labels: mean pitch of each new kind of section minus
+    the choruses', and how far new sections reach below and above the hum's range."""
+    notes = score.track("melody").notes
+
+    def pitches(kind: str) -> list[int]:
+        return [n.pitch for s in score.sections if s.kind == kind for n in notes
+                if s.start_beat <= n.start_beat < s.end_beat]
+
+    chorus = pitches("chorus")
+    out: dict[str, float] = {}
+    if not chorus:
+        return out
+    new: list[int] = []
+    for kind in ("verse", "prechorus", "bridge"):
+        p = pitches(kind)
+        new += p
+        if p:
+            out[kind] = float(np.mean(p) - np.mean(chorus))
+    if new:
+        out["below"] = float(min(chorus) - min(new))
+        out["above"] = float(max(new) - max(chorus))
+    pre = next((s for s in score.sections if s.kind == "prechorus"), None)
+    if pre is not None:
+        mid = pre.start_beat + pre.duration_beats / 2
+        halves = [[n.pitch for n in notes if a <= n.start_beat < b]
+                  for a, b in ((pre.start_beat, mid), (mid, pre.end_beat))]
+        if all(halves):
+            out["prechorus rise"] = float(np.mean(halves[1]) - np.mean(halves[0]))
+    return out
+
+
 def chorus_hum(sheet: LeadSheet, bars: int = 4) -> list[Note]:
     """The first `bars` bars of the first labelled chorus (else of the melody), from beat 0."""
     bpb = sheet.beats_per_bar
@@ -248,6 +349,8 @@ def songs_bench(train: list[LeadSheet], valid: list[LeadSheet], length_s: float)
     reference = np.sum([interval_histogram(s.notes) * len(s.notes) for s in train], axis=0)
     reference /= reference.sum()
     rows: dict[str, list[dict[str, float]]] = {"human": [], "model": [], "rules": []}
+    registers: dict[str, list[dict[str, float]]] = {"human": [], "model": [], "rules": []}
+    by_label: dict[str, list[dict[str, float]]] = {"model": [], "rules": []}
     times, harmony_times, generated_match = [], [], []
     import tunesmith.compose as compose_stage
 
@@ -267,7 +370,9 @@ def songs_bench(train: list[LeadSheet], valid: list[LeadSheet], length_s: float)
             continue
         key = s.key_at(next(x for x in s.sections if x.kind == "chorus").start_beat
                        if any(x.kind == "chorus" for x in s.sections) else 0.0)
-        rows["human"].append(song_stats(_from_lead_sheet(s), reference, index))
+        human = _from_lead_sheet(s)
+        rows["human"].append(song_stats(human, reference, index))
+        registers["human"].append(register_stats(human.notes, s.beats_per_bar))
         for writer in ("model", "rules"):
             spent[0] = 0.0
             t0 = time.perf_counter()
@@ -279,6 +384,9 @@ def songs_bench(train: list[LeadSheet], valid: list[LeadSheet], length_s: float)
                 report = melody_originality(score, index)
                 generated_match.append(report["generated_sections_longest_match_notes"])
             rows[writer].append(song_stats(_from_score(score), reference, index))
+            registers[writer].append(register_stats(score.track("melody").notes,
+                                                    s.beats_per_bar))
+            by_label[writer].append(section_register(score))
     print(f"\nGenerated songs vs real POP909 validation songs ({len(rows['human'])} songs; "
           f"hum = 4 bars of each song's first chorus; {length_s:.0f} s songs, seed 0); mean ± sd")
     print(f"{'statistic':<32} {'POP909 (human)':>16} {'tunesmith model':>16} "
@@ -288,6 +396,29 @@ def songs_bench(train: list[LeadSheet], valid: list[LeadSheet], length_s: float)
         cells = " ".join(f"{v.mean():8.2f} ± {v.std():5.2f}" for v in vals.values())
         ratio = vals["model"].mean() / max(vals["human"].mean(), 1e-9)
         print(f"{k:<32} {cells} {ratio:11.2f}")
+    for k in ("verse - chorus mean pitch (st)", "songs with the verse above the chorus"):
+        vals = {w: np.array([r[k] for r in registers[w] if k in r]) for w in registers}
+        cells = " ".join(f"{v.mean():8.2f} ± {v.std():5.2f}" for v in vals.values())
+        ratio = vals["model"].mean() / vals["human"].mean() if vals["human"].mean() else math.nan
+        print(f"{k:<32} {cells} {ratio:11.2f}")
+    print("  (register rows: songs where the pitch-blind labelling finds a verse: "
+          + ", ".join(f"{w} {sum(bool(r) for r in registers[w])}" for w in registers) + ")")
+    for writer, found in by_label.items():
+        parts = []
+        for kind in ("verse", "prechorus", "bridge"):
+            v = np.array([r[kind] for r in found if kind in r])
+            if len(v):
+                parts.append(f"{kind} {v.mean():+.2f} ± {v.std():.2f} (above {np.mean(v > 0):.2f}, "
+                             f"{len(v)} songs)")
+        rise = np.array([r["prechorus rise"] for r in found if "prechorus rise" in r])
+        if len(rise):
+            parts.append(f"pre-chorus second half minus first {rise.mean():+.2f} ± {rise.std():.2f} "
+                         f"(rises in {np.mean(rise > 0):.2f})")
+        below = np.array([r["below"] for r in found if "below" in r])
+        above = np.array([r["above"] for r in found if "above" in r])
+        print(f"{writer} by its section labels, minus the chorus (st): " + "; ".join(parts))
+        print(f"  new sections beyond the chorus range (st): below median {np.median(below):.0f} "
+              f"max {below.max():.0f}, above median {np.median(above):.0f} max {above.max():.0f}")
     compose_stage.harmonize = real_harmonize
     print(f"longest run shared with a training song inside the model's new sections (verse, "
           f"pre-chorus, bridge): max {max(generated_match)} notes over {len(generated_match)} "

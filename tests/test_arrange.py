@@ -124,3 +124,28 @@ def test_swing_warp_is_monotonic():
     starts = [n.start_beat for n in out]
     assert starts == sorted(starts)
     assert abs(out[2].start_beat - 0.66) < 1e-9 and out[4].start_beat == 1.0
+
+
+def test_melody_keeps_its_sections_in_one_octave():
+    """A verse written a few semitones below the chorus stays below it on the instrument,
+    even when a few of its notes sit under the instrument's range (they fold, the verse does
+    not jump an octave above the chorus)."""
+    from tunesmith.arrange.melody import melody_notes
+    from tunesmith.arrange.style import Part
+    from tunesmith.score import Score, Section, Track
+
+    verse = [Note(i, 1, p) for i, p in enumerate([59, 62, 64, 65, 64, 62, 60, 59, 62, 64, 65, 67,
+                                                  64, 62, 60, 62])]
+    chorus = [Note(16 + i, 1, p) for i, p in enumerate([67, 69, 67, 65, 64, 67, 72, 71, 69, 67,
+                                                        65, 64, 67, 69, 67, 64])]
+    lead = Score(tempo_bpm=90, key=Key(0), beats_per_bar=4,
+                 tracks=[Track(name="melody", role="melody", notes=verse + chorus)],
+                 sections=[Section("verse", "Verse", 0, 16, 0.5),
+                           Section("chorus", "Chorus", 16, 16, 0.85)])
+    flute = Part(name="melody", role="melody", program=73, instrument="Flute", pattern="melody",
+                 sections=("verse", "chorus"), low=60, high=96)
+    out = melody_notes(flute, lead)
+    mean = {k: np.mean([n.pitch for n in out if (n.start_beat < 16) == (k == "verse")])
+            for k in ("verse", "chorus")}
+    assert mean["chorus"] - 5 <= mean["verse"] < mean["chorus"]
+    assert all(flute.low <= n.pitch <= flute.high for n in out)

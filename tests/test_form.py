@@ -187,3 +187,25 @@ def test_short_bars_give_longer_phrases_not_endless_repeats():
                                           hook_bars=4)) == 8
     aaba = plan_form(chorus_bars=8, seconds_per_bar=1.25, target_s=150, hook_bars=4, form="aaba")
     assert {s.bars for s in aaba if s.kind == "chorus"} == {8}
+
+
+@pytest.mark.parametrize("tempo_bpm", [72, 96, 128])
+@pytest.mark.parametrize("length_s", [20, 30, 45])
+def test_short_requests_give_short_songs(hook, tempo_bpm, length_s):
+    # Whole sections only: within a quarter of the request or four bars, the hum in every chorus.
+    s = compose(hook, key=Key(0), tempo_bpm=tempo_bpm, length_s=length_s)
+    bar_s = 4 * 60 / tempo_bpm
+    assert abs(s.duration_s - length_s) <= max(0.25 * length_s, 4 * bar_s), s.duration_s
+    choruses = [x for x in s.sections if x.kind == "chorus"]
+    assert choruses and all(_hook_in(s, c, hook) for c in choruses)
+
+
+def test_shorter_requests_drop_sections():
+    counts = [len(plan_form(chorus_bars=8, seconds_per_bar=2.5, target_s=t, hook_bars=4))
+              for t in (20, 30, 60, 100, 160)]
+    assert counts == sorted(counts) and counts[0] < counts[-1]
+    assert [s.kind for s in plan_form(chorus_bars=8, seconds_per_bar=2.5, target_s=20,
+                                      hook_bars=4)] == ["verse", "chorus"]
+    # A slow 8-bar hum already as long as the request: the song is the hum.
+    assert [s.kind for s in plan_form(chorus_bars=8, seconds_per_bar=3.3, target_s=25,
+                                      hook_bars=8)] == ["chorus"]

@@ -201,6 +201,44 @@ def test_prechorus_climbs_towards_the_chorus(hook):
     assert climbs >= 2
 
 
+def _hums():
+    """The conftest phrase at three heights (the lowest once made the verse sit above the
+    chorus), and a wide, leaping one in D major like the demo's."""
+    base = [Note(0, 1, 64), Note(1, 1, 62), Note(2, 1, 60), Note(3, 1, 62), Note(4, 1, 64),
+            Note(5, 1, 64), Note(6, 2, 64), Note(8, 1, 62), Note(9, 1, 62), Note(10, 2, 62),
+            Note(12, 1, 64), Note(13, 1, 67), Note(14, 2, 67)]
+    wide = [Note(a, d, p) for a, d, p in (
+        (0, 1, 66), (1, 1, 69), (2, 1.5, 71), (3.5, 0.5, 69), (4, 1, 66), (5, 0.5, 64),
+        (5.5, 0.5, 62), (6, 2, 64), (8, 1, 66), (9, 1, 69), (10, 1, 74), (11, 0.5, 73),
+        (11.5, 0.5, 71), (12, 1, 69), (13, 0.5, 66), (13.5, 0.5, 64), (14, 2, 62))]
+    return [(C, base), (Key(9), [replace(n, pitch=n.pitch - 3) for n in base]),
+            (Key(4), [replace(n, pitch=n.pitch + 4) for n in base]), (Key(2), wide)]
+
+
+@pytest.mark.parametrize("case", range(4))
+def test_new_sections_sit_around_the_chorus_like_a_pop_song(case):
+    # POP909: the verse's mean pitch sits a median 2.8 semitones below the chorus's. Ours:
+    # every verse between 7 below and 2 above, the pre-chorus not above the chorus, and no new
+    # line an octave away from the hum.
+    key, hum = _hums()[case]
+    below = []
+    for seed in range(3):
+        s = compose(hum, key=key, tempo_bpm=96, seed=seed, length_s=170)
+        choruses = [n.pitch for c in _sections(s, "chorus") for n in _notes(s, c)]
+        mean, low, high = np.mean(choruses), min(choruses), max(choruses)
+        for sec in s.sections:
+            if sec.kind not in ("verse", "prechorus", "bridge"):
+                continue
+            pitches = [n.pitch for n in _notes(s, sec)]
+            assert low - 6 <= min(pitches) and max(pitches) <= high + 6, (sec.label, pitches)
+            if sec.kind == "verse":
+                assert -7 <= np.mean(pitches) - mean <= 2, (sec.label, np.mean(pitches) - mean)
+                below.append(np.mean(pitches) < mean)
+            if sec.kind == "prechorus":  # on its way up from the verse: not past the chorus
+                assert -6 <= np.mean(pitches) - mean <= 1, (sec.label, np.mean(pitches) - mean)
+    assert np.mean(below) >= 0.6  # mostly below, as in real songs
+
+
 # ---------------------------------------------------------------- originality guard
 
 def test_index_finds_a_copy_in_any_key_and_not_a_changed_note():

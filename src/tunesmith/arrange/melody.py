@@ -1,5 +1,7 @@
 """The song's melody played by an instrument: moved by octaves into the instrument's register,
-one octave choice per section (so a phrase keeps its shape), stray notes folded by an octave."""
+one octave choice for the whole song (so a phrase keeps its shape and the verse stays below the
+chorus as written), stray notes folded by an octave; a section gets its own octave only where
+the song's would leave more than a quarter of its notes out of range."""
 
 from __future__ import annotations
 
@@ -9,6 +11,8 @@ from dataclasses import replace
 from tunesmith.arrange.patterns import energy_velocity
 from tunesmith.arrange.style import Part
 from tunesmith.score import Note, Score, Section
+
+MAX_OUTSIDE_SHARE = 0.25  # notes a section may fold by an octave before it moves as a whole
 
 
 def section_of(beat: float, sections: Sequence[Section]) -> Section | None:
@@ -30,9 +34,11 @@ def melody_notes(part: Part, lead: Score) -> list[Note]:
             continue
         by_section.setdefault(lead.sections.index(sec), []).append(n)
     out = []
+    song_shift = _best_shift([n for notes in by_section.values() for n in notes], part)
     for si, notes in sorted(by_section.items()):
         sec = lead.sections[si]
-        shift = _best_shift(notes, part)
+        outside = sum(not part.low <= n.pitch + song_shift <= part.high for n in notes)
+        shift = song_shift if outside <= MAX_OUTSIDE_SHARE * len(notes) else _best_shift(notes, part)
         vel = energy_velocity(part.velocity, sec.energy)
         for n in notes:
             p = n.pitch + shift

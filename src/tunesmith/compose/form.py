@@ -24,6 +24,7 @@ SECTION_ENERGY = {
 _SHORT_PENALTY = 0.12  # share of the target length a shrunk variant must win by
 _LONG_PHRASE_PENALTY = 0.08  # ... and a variant with doubled sections
 _REPEAT_PENALTY = 0.06  # ... and each extra verse-chorus repeat, where doubling is possible
+_SHORTFALL_WEIGHT = 1.25  # a song shorter than asked misses by more than one as much longer
 LONG_PHRASE_BAR_S = 2.0  # bars shorter than this may have 8-bar phrases
 _ROMAN = {"I": 0, "II": 2, "III": 4, "IV": 5, "V": 7, "VI": 9, "VII": 11}
 _ROMAN_RE = re.compile(r"^(b|#)?(VII|VI|V|IV|III|II|I)(.*)$")
@@ -177,8 +178,9 @@ def _label(form: SongForm, names: list[str], *, chorus_bars: int,
 
 def plan_form(*, chorus_bars: int, seconds_per_bar: float, target_s: float,
               hook_bars: int | None = None, form: str | SongForm = DEFAULT_FORM) -> list[FormSection]:
-    """The variant of `form` whose length is closest to `target_s` (full-size sections preferred;
-    long targets repeat the form's `repeat` parts). With short bars (fast tempos, 3/4) every
+    """The variant of `form` whose length is closest to `target_s` (full-size sections preferred,
+    a little too long rather than too short; long targets repeat the form's `repeat` parts,
+    short ones drop sections down to the hum alone). With short bars (fast tempos, 3/4) every
     section of a form with `long_phrases` may also take twice as many bars (phrases of 8 bars
     instead of 4) rather than the song repeating its verse and chorus over and over."""
     song_form = load_form(form) if isinstance(form, str) else form
@@ -198,7 +200,8 @@ def plan_form(*, chorus_bars: int, seconds_per_bar: float, target_s: float,
         names, scale, is_short, extra = c
         bars = sum(_bars(song_form.parts[n], chorus_bars=chorus_bars, hook_bars=hook, scale=scale)
                    for n in names)
-        miss = abs(bars * seconds_per_bar - target_s)
+        excess = bars * seconds_per_bar - target_s
+        miss = excess if excess >= 0 else -_SHORTFALL_WEIGHT * excess
         penalty = (_SHORT_PENALTY if is_short else 0.0) + (_LONG_PHRASE_PENALTY if scale > 1 else 0.0)
         if len(scales) > 1:  # when longer phrases are an option, each repeat has a cost
             penalty += _REPEAT_PENALTY * max(0, extra - 1)

@@ -10,6 +10,14 @@ A section is planned as motif bars and free spans:
 The model's state is first primed with the hum, so what it writes continues and answers it.
 Sampling is seeded. A section that repeats 8 or more consecutive notes of a training song is
 written again (up to `MAX_ATTEMPTS` times), then altered note by note until it does not.
+
+Register: every chorus is the hum, so the new sections are placed against it (`Register`), as in
+POP909, where the verse's mean pitch sits a median 2.8 semitones below the chorus's and above
+it in only 16 % of songs (`bench/melody.py`, register rows): the verse aims a little below the
+hum, the pre-chorus climbs from there towards it, the bridge aims just above it. The model reads
+the song's register centre as in training (the song's median pitch, estimated from the hum), a
+soft prior in sampling draws each section towards its aim, and no new note leaves the hum's
+range by more than a few semitones (no section an octave away from the chorus).
 """
 
 from __future__ import annotations
@@ -57,10 +65,45 @@ PITCH_TEMPERATURE = 0.9
 RHYTHM_TEMPERATURE = 1.0
 CONTOUR_DIRECTION_WEIGHT = 4.0  # log-odds lost by a note that moves the other way than the hum
 CONTOUR_SIZE_WEIGHT = 0.35  # per semitone of difference from the hum's interval
-REGISTER_WEIGHT = 0.3  # per semitone further than REGISTER_SPAN from the register centre
+REGISTER_WEIGHT = 0.3  # per semitone further than REGISTER_SPAN from the section's aim
 REGISTER_SPAN = 4
-ANCHOR_WEIGHT = 0.5  # per semitone away from a slot's anchor pitch
+# Section aims, semitones from the chorus's mean pitch (POP909: verse median -2.8).
+VERSE_AIM = -3.0
+PRECHORUS_AIM = (-4.0, 0.0)  # from its start to its end: it climbs towards the chorus
+BRIDGE_AIM = 1.0
+SONG_CENTRE_BELOW_CHORUS = 1.5  # POP909: the song's median pitch vs its chorus's (the model's input)
+RANGE_BELOW_HUM = 5  # new notes stay within [hum's lowest - 5, hum's highest + 3]
+RANGE_ABOVE_HUM = 3
+ANCHOR_WEIGHT = 0.8  # per semitone away from a slot's anchor pitch
 NOVELTY_WEIGHT = 1.5  # log-odds against singing the hum's own pitch where its rhythm is reused
+
+
+@dataclass(frozen=True, slots=True)
+class Register:
+    """Where the chorus (the hum) sits, and the pitches new sections may use around it."""
+
+    chorus: float  # mean pitch of the hum
+    low: int
+    high: int
+
+    @classmethod
+    def of(cls, hook: Hook) -> Register:
+        pitches = [n.pitch for n in (*hook.notes, *hook.pickup)]
+        if not pitches:
+            return cls(67.0, MELODY_LOW, MELODY_HIGH)
+        return cls(float(np.mean(pitches)), max(MELODY_LOW, min(pitches) - RANGE_BELOW_HUM),
+                   min(MELODY_HIGH, max(pitches) + RANGE_ABOVE_HUM))
+
+    @property
+    def song_centre(self) -> float:
+        """The register centre the model was trained with: the song's median pitch."""
+        return self.chorus - SONG_CENTRE_BELOW_CHORUS
+
+    def aim(self, offset: float) -> float:
+        """The chorus's mean moved by `offset` semitones, kept where the range leaves room
+        around it."""
+        room = min(REGISTER_SPAN, (self.high - self.low) / 2)
+        return float(np.clip(self.chorus + offset, self.low + room, self.high - room))
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,8 +134,8 @@ class SectionPlan:
     bars: int
     slots: tuple[Slot, ...]
     free: tuple[FreeSpan, ...]
-    centre_start: float  # register centre at the section start and end (a pre-chorus climbs)
-    centre_end: float
+    centre_start: float  # the register aimed at, at the section start and end (a pre-chorus
+    centre_end: float  # climbs)
     ending: str  # "closed" (tonic), "open" (dominant side), "stable" (a chord tone)
     velocity: int
     prefix: tuple[Note, ...] = ()  # notes already in the section (the hum, in a blues chorus)
@@ -167,10 +210,6 @@ def _velocity(hook: Hook, delta: int) -> int:
     return int(np.clip(vel + delta, 1, 127))
 
 
-def hook_centre(hook: Hook) -> float:
-    return float(np.median([n.pitch for n in hook.notes])) if hook.notes else 67.0
-
-
 def plan_section(kind: str, hook: Hook, *, bars: int, meter: Meter, rng: np.random.Generator,
                  ending: str = "closed") -> SectionPlan:
     """Motif bars and free spans for a section of `kind` (verse, prechorus, bridge, solo)."""
@@ -178,7 +217,7 @@ def plan_section(kind: str, hook: Hook, *, bars: int, meter: Meter, rng: np.rand
     motifs = hook_bar_notes(hook, meter)
     entries = entry_intervals(hook, meter)
     filled = [i for i, m in enumerate(motifs) if m] or [0]
-    centre = hook_centre(hook)
+    register = Register.of(hook)
     slots: list[Slot] = []
     free: list[FreeSpan] = []
 
@@ -201,20 +240,23 @@ def plan_section(kind: str, hook: Hook, *, bars: int, meter: Meter, rng: np.rand
                     motif_bar(bar, first + int(step[1]))
                 else:
                     free.append(FreeSpan(bar * bpb, (bar + 1) * bpb, cadence=step == "C"))
-        low = max(centre - 3, MELODY_LOW + 7)  # a little below the chorus, room to move
+        low = register.aim(VERSE_AIM)  # a little below the chorus
         return SectionPlan(kind, bars, tuple(slots), tuple(_merge_free(free)), low, low,
                            ending, _velocity(hook, -8))
     if kind == "prechorus":
-        # The same bar of the hum, sequenced upwards bar by bar: each bar starts higher.
+        # The same bar of the hum, sequenced upwards bar by bar from the verse's register
+        # towards the chorus's: each bar starts higher.
         which = int(rng.integers(len(filled)))
         notes = motifs[filled[which]]
-        base = max(centre - 4, MELODY_LOW + 5) - (notes[0].pitch - np.mean([n.pitch for n in notes]))
+        start, end = (register.aim(a) for a in PRECHORUS_AIM)
+        rise = (end - start) / max(1, bars - 2)  # the last motif bar reaches the end's aim
+        mean = float(np.mean([n.pitch for n in notes]))
         for bar in range(bars - 1):
-            slots.extend(replace(x, anchor=base + 2 * bar + n.pitch - notes[0].pitch)
+            slots.extend(replace(x, anchor=start + rise * bar + n.pitch - mean)
                          for x, n in zip(_motif_slots(notes, bar * bpb), notes, strict=True))
         free.append(FreeSpan((bars - 1) * bpb, bars * bpb, cadence=True))
-        return SectionPlan(kind, bars, tuple(slots), tuple(_merge_free(free)),
-                           max(centre - 3, MELODY_LOW + 6), centre + 1, ending, _velocity(hook, -4))
+        return SectionPlan(kind, bars, tuple(slots), tuple(_merge_free(free)), start, end,
+                           ending, _velocity(hook, -4))
     if kind == "bridge":
         # Contrast: the hum's opening slowed to half speed (or turned upside down), then new
         # phrases from the model.
@@ -236,14 +278,16 @@ def plan_section(kind: str, hook: Hook, *, bars: int, meter: Meter, rng: np.rand
         if motif_end < bars * bpb - bpb:
             free.append(FreeSpan(motif_end, (bars - 1) * bpb))
         free.append(FreeSpan(max(motif_end, (bars - 1) * bpb), bars * bpb, cadence=True))
-        return SectionPlan(kind, bars, tuple(slots), tuple(_merge_free(free)), centre + 1,
-                           centre + 2, ending, _velocity(hook, -4))
+        bridge = register.aim(BRIDGE_AIM)
+        return SectionPlan(kind, bars, tuple(slots), tuple(_merge_free(free)), bridge, bridge,
+                           ending, _velocity(hook, -4))
     # solo (and anything else): the model improvises in 4-bar phrases
     for p0 in range(0, bars, 4):
         end = min(bars, p0 + 4)
         if end - p0 > 1:
             free.append(FreeSpan(p0 * bpb, (end - 1) * bpb))
         free.append(FreeSpan((end - 1) * bpb, end * bpb, cadence=True))
+    centre = register.aim(0.0)
     return SectionPlan(kind, bars, (), tuple(_merge_free(free)), centre, centre, ending,
                        _velocity(hook, 0))
 
@@ -268,7 +312,7 @@ def answer_plan(hook: Hook, *, start_bar: int, bars: int, meter: Meter) -> Secti
     if total - bar > 1:
         free.append(FreeSpan(bar * bpb, (total - 1) * bpb))
     free.append(FreeSpan(max(bar, total - 1) * bpb, total * bpb, cadence=True))
-    centre = hook_centre(hook)
+    centre = Register.of(hook).aim(0.0)
     prefix = tuple(n for n in hook.notes if n.start_beat < start_bar * bpb)
     return SectionPlan("chorus", total, tuple(slots), tuple(free), centre, centre, "closed",
                        _velocity(hook, 0), prefix)
@@ -345,7 +389,7 @@ class SectionWriter:
         self.hook = hook
         self.key = key
         self.meter = meter
-        self.centre = hook_centre(hook)
+        self.register = Register.of(hook)
         h = model.initial_state()
         notes = list(hook.notes)
         total = hook.bars * meter.beats_per_bar
@@ -353,7 +397,7 @@ class SectionWriter:
         history = History()
         for n in notes:
             ctx = NoteContext(key, chord_tones_at(chorus_chords, n.start_beat), "chorus", 0.0,
-                              float(total), self.centre)
+                              float(total), self.register.song_centre)
             if prev is None:
                 h = model.step(h, input_vector(n, None, ctx, meter))
                 ev = Event(0, dur_token(to_steps(n.duration_beats)), MAX_INTERVAL)
@@ -365,21 +409,23 @@ class SectionWriter:
             history.add(n)
             prev = n
         self.primed = h
-        self.last_hook_note = notes[-1] if notes else Note(0, 1, int(round(self.centre)))
+        self.last_hook_note = notes[-1] if notes else Note(0, 1, int(round(self.register.chorus)))
 
     def _context(self, plan: SectionPlan, chords: Sequence[Chord], beat: float) -> NoteContext:
         total = plan.bars * self.meter.beats_per_bar
         return NoteContext(self.key, chord_tones_at(chords, beat), plan.kind, 0.0, float(total),
-                           plan.centre(beat, total))
+                           self.register.song_centre)
 
     def _pitch_bias(self, prev_pitch: int, ctx: NoteContext, contour: int | None,
-                    final: str, anchor: float | None = None) -> np.ndarray:
+                    final: str, aim: float, anchor: float | None = None) -> np.ndarray:
+        """Log-odds added to the model's interval logits: the section's register (`aim`), the
+        hum's contour, an anchor pitch, a cadence's goal; pitches outside the range are out."""
         pitches = prev_pitch + INTERVALS
         bias = np.zeros(len(INTERVALS))
         if anchor is not None:
             bias -= ANCHOR_WEIGHT * np.abs(pitches - anchor)
-        bias[(pitches < MELODY_LOW) | (pitches > MELODY_HIGH)] = -np.inf
-        bias -= REGISTER_WEIGHT * np.maximum(0.0, np.abs(pitches - ctx.centre) - REGISTER_SPAN)
+        bias[(pitches < self.register.low) | (pitches > self.register.high)] = -np.inf
+        bias -= REGISTER_WEIGHT * np.maximum(0.0, np.abs(pitches - aim) - REGISTER_SPAN)
         if contour is not None:
             bias -= CONTOUR_DIRECTION_WEIGHT * (np.sign(INTERVALS) != np.sign(contour))
             bias -= CONTOUR_SIZE_WEIGHT * np.abs(INTERVALS - np.clip(contour, -12, 12))
@@ -399,8 +445,13 @@ class SectionWriter:
     def _write_once(self, plan: SectionPlan, chords: Sequence[Chord],
                     rng: np.random.Generator) -> list[Note]:
         total = plan.bars * self.meter.beats_per_bar
+        # The line goes on from the hum's last note (where the song's chorus ends), moved by an
+        # octave only when that is far from the section's register.
         pitch = self.last_hook_note.pitch
-        pitch += 12 * round((plan.centre_start - pitch) / 12)
+        while pitch - plan.centre_start > 7 and pitch - 12 >= self.register.low:
+            pitch -= 12
+        while plan.centre_start - pitch > 7 and pitch + 12 <= self.register.high:
+            pitch += 12
         d = self.last_hook_note.duration_beats
         cur = _Cursor(self.primed.copy(), Note(-d, d, pitch), None,
                       self._context(plan, chords, 0.0), False, [], History(plan.prefix))
@@ -430,7 +481,9 @@ class SectionWriter:
         logits = self.model.head_logits("pitch", cur.h, pitch_cond(onset, dur_tok, ctx, self.meter),
                                         pitch_phi(cur.prev.pitch, ctx, onset, self.meter,
                                                   cur.history))
-        bias = self._pitch_bias(cur.prev.pitch, ctx, contour, final, anchor)
+        total = plan.bars * self.meter.beats_per_bar
+        bias = self._pitch_bias(cur.prev.pitch, ctx, contour, final, plan.centre(onset, total),
+                                anchor)
         if avoid is not None:  # new words, new notes: not the hum again on its own rhythm
             bias[cur.prev.pitch + INTERVALS == avoid] -= NOVELTY_WEIGHT
         k = _sample(log_softmax(logits) + bias, PITCH_TEMPERATURE, rng)
@@ -513,8 +566,9 @@ class SectionWriter:
             n = out[i]
             tones = chord_tones_at(chords, n.start_beat).pitch_classes or frozenset(self.key.scale)
             cands = [p for p in range(n.pitch - 4, n.pitch + 5)
-                     if p != n.pitch and p % 12 in tones and MELODY_LOW <= p <= MELODY_HIGH]
-            cands = cands or [n.pitch + (2 if n.pitch < self.centre else -2)]
+                     if p != n.pitch and p % 12 in tones
+                     and self.register.low <= p <= self.register.high]
+            cands = cands or [n.pitch + (2 if n.pitch < self.register.chorus else -2)]
             out[i] = replace(n, pitch=min(cands, key=lambda p: abs(p - n.pitch)))
         return out
 
