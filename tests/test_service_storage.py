@@ -240,6 +240,22 @@ def test_previews_live_in_the_store(settings: Settings) -> None:
         assert r.headers["content-type"] == "audio/wav"
 
 
+@needs_soundfont
+def test_a_real_style_preview_is_rendered_and_stored(tmp_path: Path) -> None:
+    """What an idle worker makes: 12 s of the style's demo, stereo, audible, fading out."""
+    from tunesmith.service.previews import PREVIEW_S, make_preview
+
+    store = Storage.open("", data_dir=tmp_path)
+    folder = store.previews()
+    with store.scratch("preview") as tmp:
+        make_preview(folder, "bossa-nova", scratch=tmp)
+    audio, sr = sf.read(io.BytesIO(folder.read_bytes("bossa-nova.wav")), always_2d=True)
+    assert audio.shape[1] == 2 and audio.shape[0] == pytest.approx(PREVIEW_S * sr, abs=1)
+    second = int(sr)
+    rms = [float(np.sqrt(np.mean(audio[i * second:(i + 1) * second] ** 2))) for i in range(12)]
+    assert min(rms[1:10]) > 0.01  # music all the way, not one channel's worth of samples
+    assert np.max(np.abs(audio[-100:])) < 0.01  # faded out
+
 
 def test_versions_from_before_manifests_are_served_from_local_disk(tmp_path: Path) -> None:
     """Studios before the store wrote no manifest; on local disk their folders were renamed
