@@ -2,8 +2,10 @@
 
 For each POP909 validation song (ids 801-850, never the test split), the human lead sheet
 (MELODY track + chord_midi.txt) gives the reference statistics. Our side takes the first four
-bars of that song's melody as the "hum", composes a whole song from it (compose stage only, the
-song's key and tempo given) and measures the same statistics on our lead sheet.
+bars of that song's melody as the "hum", composes a whole song from it (compose stage only: the
+melody writer and the learned harmoniser, the song's key and tempo given) and measures the same
+statistics on our lead sheet. Both sides are measured from the first melody note to the last
+(instrumental intros and outros left out), chords included where they overlap that span.
 
     python bench/compose_stats.py [DATA_DIR] [--first 801 --last 850]
 """
@@ -71,8 +73,11 @@ def load_pop909(folder: Path) -> tuple[LeadSheet, float]:
     ktxt = key_line[2].strip()
     key = Key(parse_pitch_class(ktxt)[0], "minor" if ktxt.endswith("min") else "major")
     tempo = 60.0 / float(np.median(np.diff(times)))
-    n_bars = (max(m[1] for m in melody) - max(0.0, melody[0][0])) / 4
-    return LeadSheet(melody, chords, key, n_bars), tempo
+    lo, hi = max(0.0, melody[0][0]), max(m[1] for m in melody)
+    # The chords over the bars measured: the song's instrumental intro and outro (no melody)
+    # would add chord changes to a count divided by the melody's bars only.
+    chords = [c for c in chords if c[1] > lo and c[0] < hi]
+    return LeadSheet(melody, chords, key, (hi - lo) / 4), tempo
 
 
 def hum_from(sheet: LeadSheet, bars: int = 4) -> list[Note]:
@@ -116,10 +121,11 @@ def ours(sheet: LeadSheet, tempo: float) -> LeadSheet:
     hum = hum_from(sheet)
     score = compose(hum, key=sheet.key, tempo_bpm=tempo, length_s=150, seed=0)
     mel = [(n.start_beat, n.end_beat, n.pitch) for n in score.track("melody").notes]
+    lo, hi = min(m[0] for m in mel), max(m[1] for m in mel)  # as for the human sheet
     chords = [(c.start_beat, c.end_beat, frozenset(c.chord.pitch_classes),
-               f"{c.chord.root}:{c.chord.quality}") for c in score.chords]
-    n_bars = max(s.end_beat for s in score.sections) / 4
-    return LeadSheet(mel, chords, sheet.key, n_bars)
+               f"{c.chord.root}:{c.chord.quality}") for c in score.chords
+              if c.end_beat > lo and c.start_beat < hi]
+    return LeadSheet(mel, chords, sheet.key, (hi - lo) / 4)
 
 
 def main() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import mido
@@ -11,6 +12,7 @@ from typer.testing import CliRunner
 
 from tunesmith.cli import app
 from tunesmith.compose.harmony import HarmonyError, harmonize, roman_of
+from tunesmith.compose.harmony_decode import Controls, MelodyFit, decode, tone_table
 from tunesmith.compose.harmony_features import N_FEATURES, BeatGrid, beat_features
 from tunesmith.compose.harmony_io import (
     ChordSheetError,
@@ -18,11 +20,12 @@ from tunesmith.compose.harmony_io import (
     parse_chord_sheet,
     pick_melody_track,
 )
-from tunesmith.compose.harmony_metrics import fit_metrics, tonal_centroid
+from tunesmith.compose.harmony_metrics import ctnctr_counts, fit_metrics, tonal_centroid
 from tunesmith.compose.harmony_model import load_model
 from tunesmith.compose.harmony_vocab import (
     N_CLASSES,
     SEVENTH_LIKE,
+    chord_class,
     class_of,
     parse_pop909_label,
 )
@@ -232,6 +235,65 @@ def test_fit_metrics_on_known_cases():
     assert far["MCTD"] > m["MCTD"] and far["PCS"] < m["PCS"]
     two = fit_metrics(melody, [ChordSymbol(0, "maj")] * 2 + [ChordSymbol(7, "7")] * 2)
     assert two["CC"] == 2 and two["CHE"] == pytest.approx(np.log(2)) and two["CTD"] > 0
+
+
+def test_ctnctr_counts_agree_with_fit_metrics(rng):
+    # A random tune in E (frame tonic 4) and random chords: the per-beat counts the decoder aims
+    # with give the song's CTnCTR exactly, as `fit_metrics` measures it.
+    melody = [Note(float(b) / 2, 0.5, int(p)) for b, p in enumerate(rng.integers(60, 76, 32))]
+    idx = rng.integers(0, N_CLASSES, 16)
+    chords = [chord_class(int(i)).to_symbol(4) for i in idx]
+    num, den = ctnctr_counts(melody, 16, frame_tonic=4, tones=tone_table())
+    assert MelodyFit(num, den).ratio(idx) == pytest.approx(fit_metrics(melody, chords)["CTnCTR"])
+
+
+def test_decoder_aims_for_a_fit_target():
+    # No aim, the tuned aim, and a much lower target with a looser plausibility budget: the
+    # chords hold fewer of the tune's notes the lower the aim.
+    model = load_model()
+    grid = BeatGrid.regular(9, 4)
+    x = beat_features(TUNE, grid, frame_tonic=0, minor=False)
+    log_post, change = model.predict(x)
+    fit = MelodyFit(*ctnctr_counts(TUNE, grid.n_beats, frame_tonic=0, tones=tone_table()))
+    ratios = {}
+    for name, params in (("none", replace(model.params, fit_target_weight=0.0)),
+                         ("shipped", model.params),
+                         ("low", replace(model.params, fit_target=0.6, fit_target_budget=1.0))):
+        path = decode(model, log_post, change, Controls(), melody_pcs=x[:, :12], melody_fit=fit,
+                      params=params)
+        ratios[name] = fit.ratio(path)
+    assert model.params.fit_target < 1 and model.params.fit_target_weight > 0
+    assert ratios["low"] < ratios["shipped"] <= ratios["none"]
+
+
+@pytest.mark.skipif(not POP909.is_dir(), reason="POP909 not found under ../shared/data")
+def test_human_like_fit_and_chord_rhythm_on_validation_songs():
+    """Validation songs 801-808: the melody fits our chords about as well as the human ones,
+    not better (CTnCTR was 0.94 here against a human median of 0.87 when the decoder took the
+    most fitting chords), and chords change about as often as the human chords."""
+    from tunesmith.compose.harmony import harmonize_beats
+    from tunesmith.compose.harmony_data import iter_songs
+
+    ours_fit, human_fit, changes, human_changes = [], [], 0, 0
+    for song in iter_songs(range(801, 809)):
+        human = song.beat_chords()
+        lo = min(n.start_beat for n in song.melody)
+        hi = max(n.end_beat for n in song.melody)
+        mask = [b + 1 > lo and b < hi and c is not None for b, c in enumerate(human)]
+        ours = harmonize_beats(song.melody, song.grid, key=song.beat_keys(), seed=0)
+        ours_fit.append(fit_metrics(song.melody, ours, mask)["CTnCTR"])
+        human_fit.append(fit_metrics(song.melody, human, mask)["CTnCTR"])
+        span = [i for i, m in enumerate(mask) if m]
+        for seq, count in ((ours, "ours"), (human, "human")):
+            part = [c for c in seq[span[0]:span[-1] + 1] if c is not None]
+            n = sum(a != b for a, b in zip(part[:-1], part[1:], strict=True))
+            if count == "ours":
+                changes += n
+            else:
+                human_changes += n
+    assert np.mean(ours_fit) < 0.92  # the human 80th percentile on validation
+    assert np.mean(ours_fit) > np.percentile(human_fit, 5)
+    assert 0.85 < changes / human_changes < 1.2
 
 
 def test_chord_sheet_round_trip_and_errors():

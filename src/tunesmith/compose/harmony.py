@@ -3,8 +3,10 @@
 `harmonize()` puts the melody on a beat grid, computes per-beat melody features
 (`harmony_features`), runs the emission network (`harmony_model`) and decodes a chord per beat
 (`harmony_decode`): the most likely triads under the learned transitions and the learned "stay
-or change" head, so the chord rhythm comes from the model, not a fixed one chord per bar; then
-their colours (sevenths, sixths, inversions, slash basses), drawn from the model with the seed.
+or change" head, so the chord rhythm comes from the model, not a fixed one chord per bar,
+steered toward a melody fit like a songwriter's rather than the tightest one (the melody's
+CTnCTR, `harmony_metrics.ctnctr_counts`); then their colours (sevenths, sixths, inversions,
+slash basses), drawn from the model with the seed.
 The model lives in `tunesmith/models/harmony.npz` (see `models/MODEL_CARD.md`); it runs with
 NumPy only.
 
@@ -27,8 +29,16 @@ from pathlib import Path
 
 import numpy as np
 
-from tunesmith.compose.harmony_decode import DEFAULT_HARMONY, HARMONY_STYLES, Controls, decode
+from tunesmith.compose.harmony_decode import (
+    DEFAULT_HARMONY,
+    HARMONY_STYLES,
+    Controls,
+    MelodyFit,
+    decode,
+    tone_table,
+)
 from tunesmith.compose.harmony_features import BeatGrid, beat_features
+from tunesmith.compose.harmony_metrics import ctnctr_counts
 from tunesmith.compose.harmony_model import HarmonyModel, load_model
 from tunesmith.compose.harmony_vocab import (
     ALL_CLASSES,
@@ -97,9 +107,10 @@ def harmonize_beats(melody: Sequence[Note], grid: BeatGrid, *, key: Key | Sequen
     minor = np.array([k.mode == "minor" for k in keys])
     feats = beat_features(melody, grid, frame_tonic=tonic, minor=minor)
     log_post, change_logit = model.predict(feats)
+    fit = MelodyFit(*ctnctr_counts(melody, n, frame_tonic=tonic, tones=tone_table()))
     main_minor = bool(np.mean(minor) > 0.5)
     path = decode(model, log_post, change_logit, Controls(harmony, mood, main_minor),
-                  melody_pcs=feats[:, :12], allowed=allowed, bias=bias, seed=seed,
+                  melody_pcs=feats[:, :12], melody_fit=fit, allowed=allowed, bias=bias, seed=seed,
                   candidates_per_beat=candidates_per_beat)
     out = []
     for b, idx in enumerate(path):

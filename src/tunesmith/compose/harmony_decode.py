@@ -10,7 +10,14 @@ setting takes the most likely triads and draws their colours.
 
 1. The triad pass decides root and triad quality (maj, min, dim, aug, sus2, sus4) per beat: the
    posteriors, priors and transitions of all chords sharing a triad are pooled. This is where
-   the chord rhythm and the harmonic motion are chosen.
+   the chord rhythm and the harmonic motion are chosen. The most likely triads hold more of the
+   melody's notes than a songwriter's chords do (the human chords follow the whole arrangement
+   and leave passing notes and suspensions against the melody), so the pass aims for a
+   human-like fit: when the path's CTnCTR (`harmony_metrics`) is above `fit_target`, it is
+   decoded again with a penalty per beat of melody that the chord holds, the smallest penalty
+   (bisection, up to `fit_target_weight`) that brings the passage to the target, as long as
+   the path scores at most `fit_target_budget` per beat below the most likely one; a chord span
+   whose melody spells out the chord (sings its root, third and fifth) keeps it.
 2. The colour pass decides, within each beat's triad, the full chord: plain, 7th, maj7, 6th,
    9th, inversion or slash bass (C, C7, Cmaj7, C6, C/E, C/G, Cmaj7/B...), with the full
    transitions, so a stepwise bass (C - C/B - Am) can appear inside a triad's span.
@@ -28,7 +35,7 @@ The controls reshape the scores:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -45,6 +52,8 @@ from tunesmith.theory import CHORD_QUALITIES
 HARMONY_STYLES = ("simple", "rich", "jazzy")
 DEFAULT_HARMONY = "rich"
 NEG = -1e9
+SPELLED_TONE_BEATS = 0.25  # a chord tone counts as sung in a span when it sounds this long
+FIT_SEARCH_STEPS = 5  # bisection steps on the fit penalty (see `_aim_fit`)
 
 # Control strengths (log domain), set on validation songs 801-825 against the targets in
 # bench/harmony.py (jazzy: the share of sevenths and fourth-up motion of the jazz standards).
@@ -249,6 +258,15 @@ def sample(scores: BeatScores, rng: np.random.Generator, *, temperature: float, 
 
 
 @lru_cache(maxsize=1)
+def tone_table() -> np.ndarray:
+    """(class, pitch class): True for the chord's tones."""
+    table = np.zeros((N_CLASSES, 12), dtype=bool)
+    for j, c in enumerate(ALL_CLASSES):
+        table[j, [(c.root + i) % 12 for i in CHORD_QUALITIES[c.quality]]] = True
+    return table
+
+
+@lru_cache(maxsize=1)
 def fit_table() -> np.ndarray:
     """(pitch class, class): +1 for a chord tone, -1 a semitone from one, -0.3 otherwise."""
     table = np.full((12, N_CLASSES), -0.3)
@@ -262,12 +280,81 @@ def fit_table() -> np.ndarray:
     return table
 
 
+@dataclass(frozen=True)
+class MelodyFit:
+    """The melody's CTnCTR counts per beat for every chord class (`harmony_metrics.ctnctr_counts`
+    in the key-relative frame): a chord path's CTnCTR is `ratio(path)`."""
+
+    numerator: np.ndarray  # (n, N_CLASSES): chord tones + proper non-chord tones, in beats
+    denominator: np.ndarray  # (n,): sounding melody, in beats
+
+    def ratio(self, path: np.ndarray) -> float:
+        total = float(self.denominator.sum())
+        if total <= 0:
+            return 0.0
+        return float(self.numerator[np.arange(len(path)), path].sum()) / total
+
+
+def path_score(scores: BeatScores, path: np.ndarray) -> float:
+    """Log score of a class path under `scores` (emissions, stay/change and transitions)."""
+    t = np.arange(1, len(path))
+    moved = path[1:] != path[:-1]
+    trans = np.where(np.isfinite(scores.transition), scores.transition, NEG)[path[:-1], path[1:]]
+    steps = np.where(moved, scores.log_change[t] + trans, scores.log_stay[t])
+    return float(scores.emission[np.arange(len(path)), path].sum() + steps.sum())
+
+
+def _aim_fit(run, scores: BeatScores, path: np.ndarray, fit: MelodyFit, *, target: float,
+             max_weight: float, budget: float) -> np.ndarray:
+    """A triad path whose CTnCTR is at most `target`, found with the smallest penalty per beat
+    of fitting melody that gets it there (bisection on the Lagrange multiplier, up to
+    `max_weight`), as long as the path stays plausible: it may score at most `budget` per beat
+    below the most likely path `path`. A passage whose melody leaves no plausible looser fit (an
+    arpeggio of one chord) keeps its chords. `run(penalty)` decodes a path."""
+    if fit.ratio(path) <= target:
+        return path
+    floor = path_score(scores, path) - budget * len(path)
+
+    def plausible(p: np.ndarray) -> bool:
+        return path_score(scores, p) >= floor
+
+    lo_path = path
+    hi_path = run(max_weight * fit.numerator)
+    if fit.ratio(hi_path) > target and plausible(hi_path):
+        return hi_path
+    lo, hi = 0.0, max_weight
+    for _ in range(FIT_SEARCH_STEPS):
+        mid = (lo + hi) / 2
+        trial = run(mid * fit.numerator)
+        if fit.ratio(trial) <= target or not plausible(trial):
+            hi, hi_path = mid, trial
+        else:
+            lo, lo_path = mid, trial
+    return hi_path if plausible(hi_path) else lo_path
+
+
+def spelled_out(path: np.ndarray, melody_pcs: np.ndarray) -> np.ndarray:
+    """Beats of `path` inside a chord span where the melody sings every tone of the chord (each
+    for at least SPELLED_TONE_BEATS): the melody spells the chord out."""
+    out = np.zeros(len(path), dtype=bool)
+    tones = tone_table()
+    start = 0
+    for b in range(1, len(path) + 1):
+        if b == len(path) or path[b] != path[start]:
+            sung = melody_pcs[start:b].sum(axis=0) >= SPELLED_TONE_BEATS
+            out[start:b] = bool(np.all(sung[tones[path[start]]]))
+            start = b
+    return out
+
+
 def decode(model: HarmonyModel, log_post: np.ndarray, change_logit: np.ndarray,
            controls: Controls, *, melody_pcs: np.ndarray | None = None,
+           melody_fit: MelodyFit | None = None,
            allowed: np.ndarray | None = None, bias: np.ndarray | None = None, seed: int = 0,
            params: DecodeParams | None = None, candidates_per_beat: int | None = None) -> np.ndarray:
     """Class index per beat: the triad pass, then the colour pass. `melody_pcs` (n, 12), the
-    melody's key-relative pitch-class time per beat, adds an explicit chord-tone fit term."""
+    melody's key-relative pitch-class time per beat, adds an explicit chord-tone fit term;
+    `melody_fit` lets the triad pass aim for the human-like CTnCTR of `params.fit_target`."""
     p = params or model.params
     style = controls.harmony
     rng = np.random.default_rng(seed)
@@ -298,9 +385,26 @@ def decode(model: HarmonyModel, log_post: np.ndarray, change_logit: np.ndarray,
         allowed1 = np.zeros_like(allowed)
         rows, cols = np.nonzero(allowed)
         allowed1[rows, target[cols]] = True
-    path1 = sample(BeatScores(emit1, stay1, move1, p.transition_weight * trans1), rng,
-                   temperature=p.temperature, margin=p.sample_margin, allowed=allowed1,
-                   candidates_per_beat=candidates_per_beat)
+    scores1 = BeatScores(emit1, stay1, move1, p.transition_weight * trans1)
+
+    def triads(penalty: np.ndarray | None, gen: np.random.Generator,
+               allowed_beats: np.ndarray | None) -> np.ndarray:
+        scores = scores1 if penalty is None else replace(scores1, emission=emit1 - penalty)
+        return sample(scores, gen, temperature=p.temperature, margin=p.sample_margin,
+                      allowed=allowed_beats, candidates_per_beat=candidates_per_beat)
+
+    path1 = triads(None, rng, allowed1)
+    if melody_fit is not None and melody_pcs is not None and p.fit_target_weight > 0 \
+            and p.fit_target < 1:
+        # Where the melody spells out its chord (C E G under C), the chord stays.
+        kept = spelled_out(path1, melody_pcs)
+        aim_allowed = np.ones_like(emit1, dtype=bool) if allowed1 is None else allowed1.copy()
+        aim_allowed[kept] = False
+        aim_allowed[np.flatnonzero(kept), path1[kept]] = True
+        # Each penalised try draws with the same numbers: its path moves only with the penalty.
+        path1 = _aim_fit(lambda pen: triads(pen, np.random.default_rng([seed, 1]), aim_allowed),
+                         scores1, path1, melody_fit, target=p.fit_target,
+                         max_weight=p.fit_target_weight, budget=p.fit_target_budget)
 
     # Pass 2: colours within each beat's triad.
     allowed2 = (target[None, :] == path1[:, None]) & output_classes(style)[None, :]
@@ -318,4 +422,3 @@ def decode(model: HarmonyModel, log_post: np.ndarray, change_logit: np.ndarray,
     return sample(BeatScores(emit2, stay2, move2, p.colour_transition_weight * trans2), rng,
                   temperature=p.colour_temperature, margin=p.sample_margin, allowed=allowed2,
                   candidates_per_beat=16)
-

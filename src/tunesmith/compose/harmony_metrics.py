@@ -101,6 +101,41 @@ def _frames(melody: Sequence[Note], chords: Sequence[ChordSymbol | None], mask: 
     return pitch, frame_chords
 
 
+def _next_different(pitch: np.ndarray) -> np.ndarray:
+    """For each frame, the index of the next note's first frame (-1 if none): the note that
+    follows the one sounding now, after any rest."""
+    n = len(pitch)
+    starts = np.flatnonzero((pitch >= 0) & (np.append(-2, pitch[:-1]) != pitch))
+    if len(starts) == 0:
+        return np.full(n, -1)
+    k = np.searchsorted(starts, np.arange(n), side="right")
+    return np.where(k < len(starts), starts[np.minimum(k, len(starts) - 1)], -1)
+
+
+def ctnctr_counts(melody: Sequence[Note], n_beats: int, *, frame_tonic: int | np.ndarray,
+                  tones: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """CTnCTR per beat for every chord of a vocabulary, as two counts: for each beat and chord
+    the melody steps that count in the numerator (chord tones and proper non-chord tones, with
+    that chord on that beat) and the steps in the denominator (sounding steps), in beats.
+    `tones` (n_chords, 12) marks each chord's pitch classes relative to `frame_tonic` (one for
+    the passage or one per beat). A sequence's CTnCTR is numerator[b, chord_b].sum() /
+    denominator.sum(), the same figure as `fit_metrics` for the same beats."""
+    r = STEPS_PER_BEAT
+    pitch, _ = _frames(melody, [None] * n_beats, None)
+    tonic = np.repeat(np.broadcast_to(np.asarray(frame_tonic, dtype=int), (n_beats,)), r)
+    nxt = _next_different(pitch)
+    sounding = pitch >= 0
+    pc = np.where(sounding, (pitch - tonic) % 12, 0)
+    near = sounding & (nxt >= 0)
+    near[near] = np.abs(pitch[nxt[near]] - pitch[near]) <= 2
+    next_pc = np.where(near, (pitch[np.maximum(nxt, 0)] - tonic) % 12, 0)
+    t = np.asarray(tones, dtype=float).T  # (12, n_chords)
+    tone_now = t[pc]  # (frames, n_chords)
+    proper = (1.0 - tone_now) * t[next_pc] * near[:, None]
+    numerator = ((tone_now + proper) * sounding[:, None]).reshape(n_beats, r, -1).sum(axis=1) / r
+    return numerator, sounding.reshape(n_beats, r).sum(axis=1) / r
+
+
 def fit_metrics(melody: Sequence[Note], chords: Sequence[ChordSymbol | None],
                 mask: Sequence[bool] | None = None) -> dict[str, float]:
     """The six Yeh et al. metrics for one song. `chords` has one entry per beat (beat 0 = the

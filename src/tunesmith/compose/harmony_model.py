@@ -8,8 +8,9 @@ Two parts, both trained on POP909 songs 001-800 by `training/train_harmony.py`:
 - a transition model: which chord follows which when the chord changes, a smoothed bigram over
   the vocabulary in the key-relative frame.
 
-Decoding settings (how much the chord prior, the transitions and the change head weigh) were
-tuned on the validation songs 801-850 and are stored with the weights.
+Decoding settings (how much the chord prior, the transitions and the change head weigh, and
+the melody fit the decoder aims for) were tuned on the validation songs 801-850 and are stored
+with the weights.
 """
 
 from __future__ import annotations
@@ -53,6 +54,13 @@ class DecodeParams:
     colour_temperature: float = 0.5  # (0: the single most likely sequence); the seed picks the draw
     fit_weight: float = 0.0  # x melody chord-tone fit per beat (+1 chord tone, -1 semitone clash)
     sample_margin: float = 3.0  # a draw considers chords within this of the beat's best emission
+    # Human-like fit: the triad pass aims for a passage's CTnCTR (melody chord tones + proper
+    # non-chord tones, see harmony_metrics) of at most `fit_target`, with a penalty of up to
+    # `fit_target_weight` per beat of melody held by the chord (0: no aim, the most fitting
+    # chords), giving up at most `fit_target_budget` of log score per beat.
+    fit_target: float = 1.0
+    fit_target_weight: float = 0.0
+    fit_target_budget: float = 1.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -110,7 +118,8 @@ def _one_blas_thread() -> AbstractContextManager:
     return threadpool_limits(1, user_api="blas")
 
 
-def _params(stored: dict) -> DecodeParams:
+def decode_params(stored: dict) -> DecodeParams:
+    """Decoding settings from a stored dict (keys this version does not know are ignored)."""
     known = {f.name for f in fields(DecodeParams)}
     return DecodeParams(**{k: v for k, v in stored.items() if k in known})
 
@@ -145,7 +154,7 @@ def _load(path: str) -> HarmonyModel:
             chord_head=(_f32(z["chord_w"]), _f32(z["chord_b"])),
             change_head=(_f32(z["change_w"]), _f32(z["change_b"])),
             log_prior=_f32(z["log_prior"]), log_transition=trans,
-            params=_params(meta.get("params", {})), meta=meta)
+            params=decode_params(meta.get("params", {})), meta=meta)
     if model.log_prior.shape != (N_CLASSES,):
         raise HarmonyModelError(f"the harmony model {p.name} has the wrong chord vocabulary")
     return model
