@@ -20,9 +20,10 @@ Scores:
 - speed: seconds of audio per second of CPU time (process time, all threads: the machine is
   shared, wall time is not a fair clock), ours from samples to the whole transcription,
   basic-pitch's `predict` from a WAV file to notes.
-- tempo (Accuracy1 / Accuracy2 against the median `beat_midi.txt` interval), beat F-measure
-  (mir_eval.beat, 70 ms) and key (MIREX weighted score against `key_audio.txt`); baselines:
-  librosa's beat tracker and Krumhansl-Schmuckler on the audio's mean chroma.
+- tempo (Accuracy1 / Accuracy2 against the median `beat_midi.txt` interval; the songs missed
+  are listed with the ratio of the estimate to the truth), beat F-measure (mir_eval.beat,
+  70 ms) and key (MIREX weighted score against `key_audio.txt`); baselines: librosa's beat
+  tracker and Krumhansl-Schmuckler on the audio's mean chroma.
 
     python bench/polyphonic.py [DATA_DIR] [--first 801 --last 850 --limit 15 --excerpt-s 60]
 
@@ -248,7 +249,7 @@ def tempo_scores(est_bpm: float, ref_bpm: float) -> dict[str, float]:
     acc1 = abs(est_bpm / ref_bpm - 1.0) <= TEMPO_TOLERANCE
     acc2 = any(abs(est_bpm / (ref_bpm * f) - 1.0) <= TEMPO_TOLERANCE
                for f in (1.0, 2.0, 0.5, 3.0, 1.0 / 3.0))
-    return {"tempo Acc1": float(acc1), "tempo Acc2": float(acc2)}
+    return {"tempo Acc1": float(acc1), "tempo Acc2": float(acc2), "tempo ratio": est_bpm / ref_bpm}
 
 
 def beat_f(song: Song, beats: np.ndarray) -> float:
@@ -408,6 +409,11 @@ def report(ours: list[SongResult], base: list[SongResult], audio_s: float) -> No
             print(f"  {program:>3}: tunesmith {_mean(mine, 'melody COnP'):.3f}"
                   + (f"  skyline {_mean(theirs, 'melody COnP'):.3f}" if theirs else "")
                   + f"  ({len(mine)} songs)")
+    for name, results in (("tunesmith", ours), ("librosa", base)):
+        misses = [f"{r.sid:03d} x{r.scores['tempo ratio']:.2f}" for r in results
+                  if not r.scores["tempo Acc1"]]
+        if results:
+            print(f"tempo misses (Accuracy1), {name}: " + (", ".join(misses) or "none"))
     worst = sorted(ours, key=lambda r: r.scores["melody COnP"])[:5]
     print("worst songs (melody COnP, triads): "
           + ", ".join(f"{r.sid:03d} ({r.scores['melody COnP']:.2f}, {r.scores['triads']:.2f})"

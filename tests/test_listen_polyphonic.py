@@ -1,5 +1,7 @@
 """Full-recording transcription: a synthesised band (lead, block chords, bass) with known notes,
-chords, tempo and key goes through `transcribe_polyphonic` and the CLI."""
+chords, tempo and key goes through `transcribe_polyphonic` and the CLI; tempo and beats of
+rhythms that invite 3:2 and 2:3 errors; and the one-voice path's refusal of duets (two hummers
+or whistlers a third or a fifth apart), which `transcribe --polyphonic` is for."""
 
 from __future__ import annotations
 
@@ -11,12 +13,15 @@ import soundfile as sf
 from typer.testing import CliRunner
 
 from tunesmith.cli import app
-from tunesmith.errors import NoMelodyError
-from tunesmith.listen.poly.beats import estimate_beats
+from tunesmith.errors import NoMelodyError, PolyphonicInputError
+from tunesmith.humsynth import demo_melody, synthesize_hum
+from tunesmith.listen import transcribe
+from tunesmith.listen.poly.beats import estimate_beats, harmonic_change, spectral_flux
 from tunesmith.listen.poly.chords import recognize_chords
 from tunesmith.listen.poly.engine import EngineUnavailableError, basic_pitch_model_path
 from tunesmith.listen.poly.melody import transition_scores, viterbi
 from tunesmith.listen.poly.notes import PolyNote
+from tunesmith.listen.polyphony import estimate_polyphony
 from tunesmith.score import SungNote
 from tunesmith.theory import ChordSymbol, Key
 
@@ -336,6 +341,120 @@ def test_beats_follow_a_steady_pulse() -> None:
     true = 0.3 + period_s * np.arange(int(19.5 / period_s))
     nearest = np.min(np.abs(grid.beat_times_s[:, None] - true[None, :]), axis=0)
     assert np.mean(nearest < 0.03) > 0.9
+
+
+def _pulse(pattern: list[float], *, tempo_bpm: float, beats_per_cycle: int = 1,
+           seconds: float = 24.0, rate: float = 86.0) -> np.ndarray:
+    """An onset posterior (frames, 88) striking one key on an even grid: `pattern` is the
+    strength of each grid step within a cycle of `beats_per_cycle` beats (0: no onset)."""
+    onset = np.zeros((int(rate * seconds), 88))
+    step = 60.0 / tempo_bpm * beats_per_cycle / len(pattern)
+    for k, t in enumerate(np.arange(0.5, seconds - 0.2, step)):
+        onset[int(t * rate), 40] = pattern[k % len(pattern)]
+    return onset
+
+
+def _same_metre(tempo_bpm: float, true_bpm: float) -> bool:
+    """The beat, or its double, half, triple or third (Accuracy2), within 4 %."""
+    return any(abs(tempo_bpm / (true_bpm * f) - 1.0) <= 0.04 for f in (1, 2, 0.5, 3, 1 / 3))
+
+
+@pytest.mark.parametrize("tempo_bpm", [54.0, 60.0, 66.0])
+def test_triplet_feel_is_not_heard_at_three_halves(tempo_bpm: float) -> None:
+    """Triplet eighths with the beat accented: every multiple of the triplet shows in the
+    autocorrelation, two triplets (3/2 of the tempo) included."""
+    grid = estimate_beats(_pulse([1.0, 0.5, 0.5], tempo_bpm=tempo_bpm), 86.0, duration_s=24.0)
+    assert _same_metre(grid.tempo_bpm, tempo_bpm), grid.tempo_bpm
+
+
+@pytest.mark.parametrize("tempo_bpm", [110.0, 127.0])
+def test_three_three_two_rhythm_is_not_heard_at_two_thirds(tempo_bpm: float) -> None:
+    """Eighths accented 3+3+2 in a bar of four beats: the dotted quarter repeats as strongly as
+    the beat."""
+    pattern = [1.0, 0.3, 0.3, 0.8, 0.3, 0.3, 0.8, 0.3]
+    grid = estimate_beats(_pulse(pattern, tempo_bpm=tempo_bpm, beats_per_cycle=4), 86.0,
+                          duration_s=24.0)
+    assert _same_metre(grid.tempo_bpm, tempo_bpm), grid.tempo_bpm
+
+
+def test_audio_onsets_line_up_with_the_frames() -> None:
+    """A click every 0.5 s: the spectral flux peaks on the frame centred on each click."""
+    hop = 256
+    audio = np.zeros(SR * 4, dtype=np.float32)
+    clicks = np.arange(0.25, 3.9, 0.5)
+    for t in clicks:
+        audio[int(t * SR):int(t * SR) + 64] = np.hanning(64)
+    flux = spectral_flux(audio, sample_rate=SR, n_frames=audio.size // hop, hop=hop)
+    peaks = [int(np.argmax(flux[int(t * SR / hop) - 10:int(t * SR / hop) + 10])) - 10 for t in clicks]
+    assert all(abs(p) <= 2 for p in peaks), peaks  # within 2 frames (23 ms)
+
+
+def test_harmonic_change_peaks_where_the_chord_changes() -> None:
+    rate = 86.0
+    note = np.zeros((int(rate * 4), 88))
+    c_major, f_major = (39, 43, 46), (44, 48, 51)  # key indices: C4 E4 G4, F4 A4 C5
+    note[: int(rate * 2), list(c_major)] = 0.9
+    note[int(rate * 2):, list(f_major)] = 0.9
+    change = harmonic_change(note, rate)
+    assert abs(int(np.argmax(change)) - int(rate * 2)) <= 2
+    assert change[int(rate * 1)] < 0.05 and change[int(rate * 3)] < 0.05
+
+
+# ---------------------------------------------------------------- duets on the one-voice path
+
+
+def _rms(x: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.square(x, dtype=np.float64))))
+
+
+def _duet(semitones_below: int, vowel: str, *, seed: int = 1) -> np.ndarray:
+    """The demo melody sung by two synthetic singers `semitones_below` apart at equal level
+    (whistlers an octave up)."""
+    up = 12.0 if vowel == "whistle" else 0.0
+    lead = demo_melody(seed=seed)
+    first = [SungNote(n.onset_s, n.offset_s, n.pitch + up) for n in lead]
+    second = [SungNote(n.onset_s, n.offset_s, n.pitch + up - semitones_below) for n in lead]
+    a = synthesize_hum(first, sample_rate=SR, seed=seed, vowel=vowel)
+    b = synthesize_hum(second, sample_rate=SR, seed=seed + 1, vowel=vowel)
+    n = min(a.size, b.size)
+    y = a[:n] / _rms(a[:n]) + b[:n] / _rms(b[:n])
+    return (0.3 * y / np.max(np.abs(y))).astype(np.float32)
+
+
+@pytest.mark.parametrize(("vowel", "semitones_below"), [
+    ("mm", 3), ("mm", 4), ("mm", 7),  # hummers a minor / major third and a fifth apart
+    ("ah", 7), ("whistle", 4), ("whistle", 7),
+])
+def test_two_hummers_a_third_or_a_fifth_apart_are_polyphonic(vowel: str,
+                                                             semitones_below: int) -> None:
+    """A hum has two strong partials and a whistle one, too few for a second harmonic series in
+    one frame; the second voice shows by holding its pitch from frame to frame."""
+    found = estimate_polyphony(_duet(semitones_below, vowel), sample_rate=SR)
+    assert found.polyphonic, found
+    assert found.share > 0.3
+
+
+def test_hummed_duet_is_refused_with_a_pointer_to_polyphonic() -> None:
+    with pytest.raises(PolyphonicInputError, match="--polyphonic"):
+        transcribe(_duet(4, "mm", seed=2), sample_rate=SR)
+
+
+def test_a_voice_over_chatter_is_not_a_duet() -> None:
+    """A second voice 10 dB down that changes pitch every 60-100 ms (like a talker in the
+    room) leaves peaks that do not hold still: one voice."""
+    rng = np.random.default_rng(5)
+    lead = synthesize_hum(demo_melody(seed=5), sample_rate=SR, seed=5, vowel="ah",
+                          vibrato_cents=60)
+    t, syllables = 0.3, []
+    while t < lead.size / SR:
+        length = rng.uniform(0.06, 0.1)
+        syllables.append(SungNote(t, t + length, float(rng.uniform(48, 60))))
+        t += length + 0.01
+    chatter = synthesize_hum(syllables, sample_rate=SR, seed=6, vowel="ah", vibrato_cents=0)
+    n = min(lead.size, chatter.size)
+    y = lead[:n] / _rms(lead[:n]) + 10 ** (-10 / 20) * chatter[:n] / _rms(chatter[:n])
+    found = estimate_polyphony((0.3 * y / np.max(np.abs(y))).astype(np.float32), sample_rate=SR)
+    assert not found.polyphonic, found
 
 
 def _block(symbol: str, start: float, end: float, bass: int | None = None) -> list[PolyNote]:

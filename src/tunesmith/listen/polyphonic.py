@@ -3,7 +3,7 @@
     audio ──engine──► note posteriors (basic-pitch ONNX model)
                         ├─ decode_notes ────► every note of the mix (PolyNote)
                         ├─ extract_melody ──► the lead line (SungNote, Viterbi over pitches)
-                        └─ estimate_beats ──► tempo + beat times
+                        └─ estimate_beats ──► tempo + beat times (+ the audio's onsets)
     notes + beats + key ──recognize_chords──► a chord symbol per beat (HMM over templates)
 
 `transcribe_polyphonic` runs all of it; the pieces live in `tunesmith.listen.poly`. This is what
@@ -30,6 +30,7 @@ from tunesmith.listen.poly.chords import (
 )
 from tunesmith.listen.poly.engine import (
     DEFAULT_ENGINE,
+    MODEL_SAMPLE_RATE,
     EngineUnavailableError,
     NoteEngine,
     make_engine,
@@ -174,7 +175,8 @@ def transcribe_polyphonic(audio: np.ndarray, sample_rate: int, *,
     if sum(n.duration_s for n in notes) < MIN_NOTE_TIME_S:
         raise NoMelodyError("no notes were heard in the recording (is it noise or speech?)")
     melody = extract_melody(act, spectrum, melody_params)
-    grid = estimate_beats(act.onset, act.frame_rate_hz, duration_s=duration_s)
+    grid = estimate_beats(act.onset, act.frame_rate_hz, duration_s=duration_s,
+                          note_posterior=act.note, audio=y, sample_rate=MODEL_SAMPLE_RATE)
     if key is None:
         found = estimate_mix_key(notes)
         key, key_confidence = found.key, found.confidence
