@@ -1,4 +1,4 @@
-"""`hum --meter`: a hummed phrase in 3/4 or 6/8 gives a song in that meter."""
+"""`hum --meter`: a hummed phrase in 3/4 or 6/8 gives a song in that meter, given or heard."""
 
 from __future__ import annotations
 
@@ -47,6 +47,25 @@ def test_a_three_four_hum_makes_a_three_four_song(tmp_path: Path) -> None:
     info = json.loads((out / "song.json").read_text())
     assert info["time_signature"] == "3/4"
     assert all(s["start_bar"] >= 1 for s in info["sections"])
+    spb = 60.0 / info["tempo_bpm"]
+    for s in info["sections"]:  # sections start on bar lines of three beats
+        beats = s["start_s"] / spb
+        assert abs(beats / 3 - round(beats / 3)) < 1e-3
+
+
+@needs_soundfont
+def test_a_waltz_hummed_without_meter_makes_a_three_four_song(tmp_path: Path) -> None:
+    """No --meter: the meter is heard from the hum, used for the song and recorded."""
+    hum = _waltz_hum(tmp_path / "w.wav", bpm=112.0)
+    out = tmp_path / "song"
+    result = CliRunner().invoke(app, ["hum", str(hum), "--length", "0:30", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    info = json.loads((out / "song.json").read_text())
+    assert info["time_signature"] == "3/4"
+    assert info["input"]["meter"] == "3/4"
+    assert info["input"]["meter_source"] == "detected"
+    assert info["input"]["meter_confidence"] >= 0.5
+    assert set(info["input"]["meter_probabilities"]) == {"4/4", "3/4", "6/8"}
     spb = 60.0 / info["tempo_bpm"]
     for s in info["sections"]:  # sections start on bar lines of three beats
         beats = s["start_s"] / spb

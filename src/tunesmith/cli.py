@@ -152,7 +152,7 @@ def hum(
     key: KeyOpt = None,
     length: LengthOpt = None,
     seed: SeedOpt = DEFAULT_SEED,
-    meter: Annotated[str | None, typer.Option("--meter", help="The hum's time signature: 4/4 (default), 3/4, 2/4, 6/8 or 12/8.")] = None,
+    meter: Annotated[str | None, typer.Option("--meter", help="The hum's time signature: 4/4, 3/4, 2/4, 6/8 or 12/8 (default: heard from the hum, 4/4 when unsure).")] = None,
     overwrite: OverwriteOpt = False,
     release: ReleaseOpt = False,
     title: TitleOpt = None,

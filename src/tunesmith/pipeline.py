@@ -80,9 +80,15 @@ def song_from_audio(audio: np.ndarray, *, sample_rate: int, request: SongRequest
     timer = _Timer(progress)
     from tunesmith.compose.meter import Meter
 
-    meter = Meter.parse(request.meter) if request.meter else Meter()
+    # A meter the user gives is used as is; otherwise the hum's meter is detected.
+    given = Meter.parse(request.meter) if request.meter else None
     heard = timer.run("listen", lambda: listen_stage.listen(
-        audio, sample_rate=sample_rate, beats_per_bar=meter.beats_per_bar))
+        audio, sample_rate=sample_rate,
+        beats_per_bar=given.beats_per_bar if given else None,
+        compound=given.compound if given else False))
+    if given is None:
+        log.info("the hum is in %s (detected, probability %.2f)", heard.meter,
+                 heard.meter_confidence)
     info_in = dict(source or {})
     info_in.update({
         "sung_notes": len(heard.sung_notes),
@@ -90,9 +96,14 @@ def song_from_audio(audio: np.ndarray, *, sample_rate: int, request: SongRequest
         "key_confidence": round(float(heard.key_confidence), 3),
         "detected_tempo_bpm": round(float(heard.tempo_bpm), 2),
         "tuning_cents": round(float(heard.tuning_cents), 1),
+        "meter": heard.meter,
+        "meter_source": "given" if given else "detected",
+        "meter_confidence": round(float(heard.meter_confidence), 3),
     })
+    if heard.meter_probabilities is not None:
+        info_in["meter_probabilities"] = heard.meter_probabilities
     return _song_from_melody(heard.melody, key=heard.key, tempo_bpm=heard.tempo_bpm,
-                             beats_per_bar=heard.beats_per_bar, compound=meter.compound,
+                             beats_per_bar=heard.beats_per_bar, compound=heard.compound,
                              request=request, style=style, timer=timer, input_info=info_in,
                              render_pool=render_pool)
 

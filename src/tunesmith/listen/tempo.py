@@ -67,12 +67,24 @@ def estimate_tempo(notes: Sequence[SungNote], *, beats_per_bar: int = 4) -> Temp
         return TempoEstimate(DEFAULT_TEMPO_BPM, start, 0.0)
     onsets = np.array([n.onset_s for n in ordered])
     weights = _accent_weights(ordered)
-
-    period, strength = _best_period(onsets, weights)
-    period, phase = _refine(onsets, weights, period)
+    period, phase, strength = beat_grid(onsets, weights)
     downbeat = _downbeat(onsets, weights, ordered, period=period, phase=phase,
                          beats_per_bar=max(1, beats_per_bar))
     return TempoEstimate(round(60.0 / period, 2), round(float(downbeat), 4), round(strength, 3))
+
+
+def beat_grid(onsets: np.ndarray, weights: np.ndarray) -> tuple[float, float, float]:
+    """(beat period in seconds, time of a beat, periodicity 0-1) of sorted onsets weighted by
+    `onset_weights`: steps 1 and 2 of the module docstring."""
+    period, strength = _best_period(onsets, weights)
+    period, phase = _refine(onsets, weights, period)
+    return period, phase, strength
+
+
+def onset_weights(notes: Sequence[SungNote]) -> np.ndarray:
+    """How much each onset (notes sorted by onset) counts for the beat: about the time it
+    lasts, up to the next onset (long notes tend to fall on beats)."""
+    return _accent_weights(notes)
 
 
 def estimate_downbeat(notes: Sequence[SungNote], *, tempo_bpm: float, beats_per_bar: int = 4) -> float:
