@@ -53,6 +53,7 @@ from tunesmith.compose.pop909 import (
     _similarity,
     default_data_dir,
     load_split,
+    repeats_of,
     sheet_contexts,
 )
 from tunesmith.score import Note, Score
@@ -259,12 +260,7 @@ def _most_repeated(sim: np.ndarray, free: np.ndarray, window: int,
     for s in range(n - window + 1):
         if not free[s:s + window].all():
             continue
-        starts = [s]
-        for t in range(n - window + 1):
-            if abs(t - s) >= window and free[t:t + window].all() and all(
-                    abs(t - u) >= window for u in starts) and np.mean(
-                    [sim[s + k, t + k] for k in range(window)]) >= threshold:
-                starts.append(t)
+        starts = repeats_of(sim, free, window, s, threshold)
         if len(starts) >= 2 and (len(starts), max(starts)) > best[:2]:
             best = (len(starts), max(starts), starts)
     return sorted(best[2])

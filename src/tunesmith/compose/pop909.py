@@ -298,6 +298,20 @@ def _similarity(bars: list[set[tuple[float, int]]]) -> np.ndarray:
     return sim
 
 
+def repeats_of(sim: np.ndarray, free: np.ndarray, window: int, start: int,
+               threshold: float = 0.6) -> list[int]:
+    """`start` and the start bars of the non-overlapping `free` passages of `window` bars whose
+    bars match those from `start` on (mean bar similarity `sim` at least `threshold`)."""
+    n = len(free)
+    starts = [start]
+    for t in range(n - window + 1):
+        if abs(t - start) >= window and free[t:t + window].all() and all(
+                abs(t - u) >= window for u in starts) and np.mean(
+                [sim[start + k, t + k] for k in range(window)]) >= threshold:
+            starts.append(t)
+    return starts
+
+
 def _occurrences(sim: np.ndarray, free: np.ndarray, window: int, pitch: np.ndarray,
                  threshold: float = 0.6) -> list[int]:
     """Start bars of the best repeated `window`-bar passage among `free` bars: most matches,
@@ -307,12 +321,7 @@ def _occurrences(sim: np.ndarray, free: np.ndarray, window: int, pitch: np.ndarr
     for s in range(n - window + 1):
         if not free[s:s + window].all():
             continue
-        starts = [s]
-        for t in range(n - window + 1):
-            if abs(t - s) >= window and free[t:t + window].all() and all(
-                    abs(t - u) >= window for u in starts) and np.mean(
-                    [sim[s + k, t + k] for k in range(window)]) >= threshold:
-                starts.append(t)
+        starts = repeats_of(sim, free, window, s, threshold)
         if len(starts) < 2:
             continue
         score = len(starts) + 0.15 * float(np.nanmean(pitch[s:s + window]))
