@@ -145,6 +145,73 @@ def test_singing_in_steady_noise() -> None:
     assert note_f1(demo_melody(seed=1), notes) >= 0.9
 
 
+def babble(n: int, rng: np.random.Generator, *, talkers: int = 6,
+           sample_rate: int = SR) -> np.ndarray:
+    """A crowd of synthetic talkers ("ah" syllables of 80-300 ms around a male or female
+    speaking pitch, phrases of 3-9 syllables, pauses between phrases), each at the same level."""
+    out = np.zeros(n)
+    for _ in range(talkers):
+        centre = rng.uniform(43, 50) if rng.random() < 0.5 else rng.uniform(53, 60)
+        syllables, t = [], rng.uniform(0.0, 0.5)
+        while t < n / sample_rate:
+            for _ in range(int(rng.integers(3, 10))):
+                length = rng.uniform(0.08, 0.3)
+                syllables.append(SungNote(t, t + length, float(centre + rng.normal(0.0, 1.5))))
+                t += length + rng.uniform(0.0, 0.06)
+            t += rng.uniform(0.2, 0.8)
+        voice = synthesize_hum(syllables, sample_rate=sample_rate, seed=int(rng.integers(2**31)),
+                               vibrato_cents=0, vowel="ah")[:n].astype(np.float64)
+        voice = np.pad(voice, (0, n - voice.size))
+        out += voice / np.sqrt(np.mean(voice**2) + 1e-12)
+    return out
+
+
+def with_noise(ref: Sequence[SungNote], audio: np.ndarray, noise: np.ndarray, *,
+               snr_db: float) -> np.ndarray:
+    """`audio` plus `noise` at `snr_db` below the voice's power over its notes."""
+    voice = audio.astype(np.float64)
+    sung = np.zeros(voice.size, dtype=bool)
+    for r in ref:
+        sung[int(r.onset_s * SR): int(r.offset_s * SR)] = True
+    gain = np.sqrt(np.mean(voice[sung] ** 2) / 10 ** (snr_db / 10) / np.mean(noise**2))
+    return (voice + gain * noise[: voice.size]).astype(np.float32)
+
+
+@pytest.mark.parametrize(("vowel", "max_extra", "min_f1"), [("mm", 1, 0.85), ("ah", 3, 0.75)])
+def test_singing_over_babble_at_10_db(vowel: str, max_extra: int, min_f1: float) -> None:
+    """Six talkers 10 dB below the singer, in the pauses and under the notes: few notes taken
+    from the talkers or cut into fragments, pitches right. Onsets get 80 ms: the talkers mask the
+    synthetic voice's soft attack. (Before babble-aware noise reduction: mean F1 0.70 for "mm"
+    and 0.72 for "ah", with up to 6 notes too many.)"""
+    scores = []
+    for seed in range(3):
+        ref = demo_melody(seed=seed)
+        crowd = babble(demo_audio(vowel, seed).size, np.random.default_rng(seed + 100))
+        notes = transcribe(with_noise(ref, demo_audio(vowel, seed), crowd, snr_db=10.0),
+                           sample_rate=SR)
+        assert len(ref) - 2 <= len(notes) <= len(ref) + max_extra
+        scores.append(note_f1(ref, notes, onset_tol_s=0.08))
+    assert float(np.mean(scores)) >= min_f1
+
+
+def test_noise_reduction_subtracts_more_of_a_fluctuating_noise() -> None:
+    """Steady noise is subtracted gently; a crowd of talkers, whose syllables rise far above
+    its mean spectrum, many times over."""
+    from tunesmith.listen.denoise import OVERSUBTRACT, OVERSUBTRACT_MAX, learn_noise, stft_power
+    from tunesmith.listen.pitch import INTERNAL_SAMPLE_RATE, prepare
+
+    ref = demo_melody(seed=1)
+    rng = np.random.default_rng(0)
+    found = {}
+    for name, noise in [("white", rng.normal(0.0, 1.0, demo_audio("ah", 1).size)),
+                        ("babble", babble(demo_audio("ah", 1).size, rng))]:
+        x = prepare(with_noise(ref, demo_audio("ah", 1), noise, snr_db=10.0), sample_rate=SR)
+        found[name] = learn_noise(stft_power(x, sample_rate=INTERNAL_SAMPLE_RATE))
+    assert found["white"] is not None and found["babble"] is not None
+    assert found["white"].oversubtract == pytest.approx(OVERSUBTRACT)
+    assert found["babble"].oversubtract == pytest.approx(OVERSUBTRACT_MAX)
+
+
 def test_silence_raises_no_melody() -> None:
     with pytest.raises(NoMelodyError, match="silent"):
         transcribe(np.zeros(SR * 2, dtype=np.float32), sample_rate=SR)

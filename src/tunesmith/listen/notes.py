@@ -8,11 +8,15 @@ A note boundary is one of
   spectral change (a consonant and the re-attack after it, "da-da" sung legato);
 - a change of pitch level, found by optimal piecewise-constant segmentation of the pitch with a
   cost per note and a minimum note length, so that vibrato and slow drift stay in one note.
+
+Pieces that are very short, or short and clearly quieter than the recording's voiced frames (a
+talker behind the singer, a scrap of a soft note), are not notes.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,7 +47,10 @@ class SegmentParams:
     deviation_cap: float = 4.0  # semitone^2 per frame: outlier frames cost at most this
     min_step_s: float = 0.2  # shortest note made by a pitch change alone (longer than vibrato)
     merge_below_semitones: float = 0.8  # touching pitch pieces closer than this are one note
-    min_note_s: float = 0.08  # shorter pieces are dropped
+    min_note_s: float = 0.08  # shorter pieces are dropped ...
+    fragment_s: float = 0.15  # ... and so are pieces shorter than this whose median loudness is
+    fragment_below_db: float = 4.0  # this far below the recording's median over voiced frames
+    # (a talker behind the singer, a scrap of a soft note); 0 = off
     extend_max_s: float = 0.1  # a note grows back over weakly voiced frames at its pitch
     extend_min_voicing: float = 0.1
     extend_semitones: float = 0.7
@@ -59,11 +66,13 @@ DEFAULT_SEGMENT_PARAMS = SegmentParams()
 
 
 def segment_notes(track: PitchTrack, params: SegmentParams = DEFAULT_SEGMENT_PARAMS, *,
-                  onset_reference: float | None = None) -> list[SungNote]:
+                  onset_reference: float | None = None,
+                  loudness_reference_db: float | None = None) -> list[SungNote]:
     """Notes (onset/offset in seconds, median pitch as fractional MIDI) from a pitch track.
 
-    `onset_reference`: the recording's median onset strength over voiced frames, when `track`
-    is only a window of it (streaming); by default it is measured on `track`."""
+    `onset_reference`, `loudness_reference_db`: the recording's median onset strength and
+    loudness over voiced frames, when `track` is only a window of it (streaming); by default
+    they are measured on `track`."""
     hop = track.hop_s
     voiced = _bridge_holes(track.voiced, int(round(params.max_hole_s / hop)))
     midi = _interpolate_gaps(track.midi, voiced)
@@ -71,6 +80,7 @@ def segment_notes(track: PitchTrack, params: SegmentParams = DEFAULT_SEGMENT_PAR
     bright = _smooth(track.brightness_db, params.smooth_frames)
     min_len = max(1, int(round(params.min_note_s / hop)))
     flux = _relative_onset_strength(track, voiced, onset_reference)
+    fragment = _fragment_test(track, voiced, params, loudness_reference_db)
 
     if params.extend_max_s > 0:
         voiced = _extend_runs(voiced, midi, track, params)
@@ -86,7 +96,7 @@ def segment_notes(track: PitchTrack, params: SegmentParams = DEFAULT_SEGMENT_PAR
         for k, (a, b, shift) in enumerate(pieces):
             seg = track.midi[a:b]
             seg = seg[~np.isnan(seg)]
-            if b - a < min_len or seg.size == 0:
+            if b - a < min_len or seg.size == 0 or fragment(a, b):
                 continue
             onset = float(track.times_s[a]) + params.onset_shift_s + shift
             if k == 0:
@@ -149,6 +159,21 @@ def _smooth(x: np.ndarray, n: int) -> np.ndarray:
     if n <= 1 or x.size == 0:
         return x
     return np.convolve(np.pad(x, (n // 2, n - 1 - n // 2), mode="edge"), np.ones(n) / n, "valid")
+
+
+def _fragment_test(track: PitchTrack, voiced: np.ndarray, params: SegmentParams,
+                   reference_db: float | None) -> Callable[[int, int], bool]:
+    """Whether frames [a, b) are too short and too quiet to be a note (see SegmentParams)."""
+    if reference_db is None and voiced.any():
+        reference_db = float(np.median(track.loudness_db[voiced]))
+    if params.fragment_below_db <= 0 or reference_db is None:
+        return lambda a, b: False
+    most = int(round(params.fragment_s / track.hop_s))
+    floor = reference_db - params.fragment_below_db
+
+    def test(a: int, b: int) -> bool:
+        return b - a < most and float(np.median(track.loudness_db[a:b])) < floor
+    return test
 
 
 def _attack_time(flux: np.ndarray, start: int, onset_s: float, track: PitchTrack,

@@ -42,6 +42,12 @@ FLUX_LAG = 2  # frames: spectral flux compares each frame with the one this far 
 FLUX_MAX_BINS = 3  # maximum filter across frequency (SuperFlux): vibrato moves a partial by
 # up to a bin between frames, which then costs no flux
 FLUX_FLOOR = 1e-3  # magnitude floor of the log spectrum
+BACKGROUND_PERCENTILE = 10.0  # in a noisy take, the background level is this percentile of
+# the frame loudness (the pauses, where only the noise sounds) ...
+ABOVE_BACKGROUND_DB = 3.0  # ... and frames no louder than it plus this are never voiced (in a
+# crowd, those frames are the talkers') ...
+MIN_BACKGROUND_SPAN_DB = 12.0  # ... unless that level is this close to the loud level (a take
+# without pauses: its quietest frames are soft singing)
 
 
 @dataclass(frozen=True)
@@ -83,12 +89,15 @@ def prepare(audio: np.ndarray, *, sample_rate: int) -> np.ndarray:
 
 
 def track_pitch(x: np.ndarray, *, fmin_hz: float = FMIN_HZ, fmax_hz: float = FMAX_HZ,
-                earlier_loudness_db: np.ndarray | None = None) -> PitchTrack:
+                earlier_loudness_db: np.ndarray | None = None,
+                noisy: bool = False) -> PitchTrack:
     """Track f0 of `x` (already at INTERNAL_SAMPLE_RATE, see `prepare`).
 
     `earlier_loudness_db`: loudness of the frames of the same recording before `x` (a stream
     analysed window by window): they count towards the loud level the silence floor is
-    measured from."""
+    measured from, and towards the background level.
+    `noisy`: the recording has a background noise worth removing (see `denoise.learn_noise`):
+    frames at its level (ABOVE_BACKGROUND_DB) are not voiced."""
     sr = INTERNAL_SAMPLE_RATE
     hop = int(round(HOP_S * sr))
     win = int(round(WINDOW_S * sr))
@@ -130,6 +139,10 @@ def track_pitch(x: np.ndarray, *, fmin_hz: float = FMIN_HZ, fmax_hz: float = FMA
     pool = loud if earlier_loudness_db is None else np.concatenate([earlier_loudness_db, loud])
     peak = np.percentile(pool, 95) if pool.size else 0.0
     quiet = (loud < SILENCE_DB) | (loud < peak - FLOOR_BELOW_PEAK_DB)
+    if noisy and pool.size:
+        background = float(np.percentile(pool, BACKGROUND_PERCENTILE))
+        if peak - background >= MIN_BACKGROUND_SPAN_DB:
+            quiet |= loud < background + ABOVE_BACKGROUND_DB
     cand_prob[quiet] = 0.0
     path = _viterbi(cand_midi, cand_prob)
     midi = np.where(path >= 0, np.take_along_axis(

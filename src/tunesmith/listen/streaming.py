@@ -9,10 +9,11 @@
 Each update re-analyses a short window with the offline transcriber's own stages (prepare,
 noise reduction, pitch tracking, note segmentation), from CONTEXT_S before the last final note
 to the newest audio. The recording-wide levels those stages measure (the noise spectrum, the
-loud level the silence floor hangs from, the median onset strength) come from everything heard
-so far rather than from the whole take, which is all that differs from `transcribe`. A note is
-final once the analysis has run FINAL_LAG_S past its end, and never changes afterwards; the
-notes after it are provisional (the last one is usually the note being sung).
+loud level the silence floor hangs from, the background level, the median onset strength and
+loudness of voiced frames) come from everything heard so far rather than from the whole take,
+which is all that differs from `transcribe`. A note is final once the analysis has run
+FINAL_LAG_S past its end, and never changes afterwards; the notes after it are provisional (the
+last one is usually the note being sung).
 
 The polyphonic-input check runs on the finished audio as it goes; `finish()` raises
 PolyphonicInputError as `transcribe` would (`polyphony` shows the running estimate, e.g. to
@@ -36,7 +37,7 @@ from tunesmith.errors import InputAudioError, NoMelodyError
 from tunesmith.listen.audio import MAX_INPUT_DURATION_S
 from tunesmith.listen.denoise import FRAME as NOISE_FRAME
 from tunesmith.listen.denoise import HOP as NOISE_HOP
-from tunesmith.listen.denoise import noise_spectrum, stft_power, subtract_noise
+from tunesmith.listen.denoise import learn_noise, stft_power, subtract_noise
 from tunesmith.listen.notes import (
     DEFAULT_SEGMENT_PARAMS,
     SegmentParams,
@@ -113,6 +114,7 @@ class StreamingTranscriber:
         self._provisional: tuple[SungNote, ...] = ()
         self._loud_hist: list[np.ndarray] = []  # pitch-track frame loudness (dBFS)
         self._flux_hist: list[np.ndarray] = []  # onset strength of voiced frames
+        self._voiced_loud_hist: list[np.ndarray] = []  # loudness of voiced frames (dBFS)
         self._noise_hist: list[np.ndarray] = []  # decimated power spectra (bins, frames)
         self._noise_samples = 0
         self._poly_loud: list[np.ndarray] = []  # every polyphony frame's loudness
@@ -210,19 +212,22 @@ class StreamingTranscriber:
         noise = None
         if self._noise_samples + max(0, end16 - self._hist_end16) >= 4 * NOISE_FRAME:
             pool = np.concatenate([*self._noise_hist, power[:, fresh]], axis=1)
-            noise = noise_spectrum(pool) if pool.shape[1] else None
+            noise = learn_noise(pool) if pool.shape[1] else None
         clean = x if noise is None else subtract_noise(x, noise, sample_rate=sr16)
 
         i0 = w0_16 // _TRACK_HOP
         earlier = np.concatenate(self._loud_hist)[:i0] if self._loud_hist else None
-        track = track_pitch(clean, earlier_loudness_db=earlier)
+        track = track_pitch(clean, earlier_loudness_db=earlier, noisy=noise is not None)
         frame_at = (i0 + np.arange(track.times_s.size)) * _TRACK_HOP
         voiced = _bridge_holes(track.voiced, int(round(self.params.max_hole_s / track.hop_s)))
-        flux = np.concatenate([*self._flux_hist,
-                               track.onset_strength[voiced & (frame_at >= self._hist_end16)]])
+        fresh_voiced = voiced & (frame_at >= self._hist_end16)
+        flux = np.concatenate([*self._flux_hist, track.onset_strength[fresh_voiced]])
         reference = float(np.median(flux)) if flux.size else None
+        level = np.concatenate([*self._voiced_loud_hist, track.loudness_db[fresh_voiced]])
+        level_db = float(np.median(level)) if level.size else None
         heard = [replace(n, onset_s=n.onset_s + t0, offset_s=n.offset_s + t0)
-                 for n in segment_notes(track, self.params, onset_reference=reference)]
+                 for n in segment_notes(track, self.params, onset_reference=reference,
+                                        loudness_reference_db=level_db)]
 
         final, provisional = self._split_final(heard, now_s=end16 / sr16, last=last)
         self._notes.extend(final)
@@ -275,6 +280,7 @@ class StreamingTranscriber:
         part = (frame_at >= lo) & (frame_at < hi)
         self._loud_hist.append(track.loudness_db[part])
         self._flux_hist.append(track.onset_strength[part & voiced])
+        self._voiced_loud_hist.append(track.loudness_db[part & voiced])
         if power.size:
             take = (spec_at >= lo) & (spec_at < hi) & ((spec_at // NOISE_HOP) % NOISE_DECIMATION == 0)
             self._noise_hist.append(power[:, take].astype(np.float32))

@@ -61,7 +61,7 @@ def transcribe(audio: np.ndarray, *, sample_rate: int,
     if not allow_polyphonic:
         check_monophonic(prepared, sample_rate=INTERNAL_SAMPLE_RATE)
     clean = reduce_noise(prepared, sample_rate=INTERNAL_SAMPLE_RATE)
-    track = track_pitch(clean)
+    track = track_pitch(clean.audio, noisy=clean.noise is not None)
     notes = segment_notes(track, params)
     if not notes:
         raise NoMelodyError("no sung or hummed notes were found")
