@@ -56,7 +56,12 @@ def key_correlations(profile: np.ndarray) -> np.ndarray:
 
 def estimate_key(notes: Sequence[SungNote]) -> KeyEstimate:
     """Key of a melody. With no notes (or no pitch information) returns C major, confidence 0."""
-    corr = key_correlations(pitch_class_profile(notes))
+    return best_key(key_correlations(pitch_class_profile(notes)))
+
+
+def best_key(corr: np.ndarray) -> KeyEstimate:
+    """The key whose profile correlates best (`corr` from `key_correlations`), its confidence
+    growing with the correlation and its margin over the runner-up; C major, 0 when flat."""
     if not np.any(corr):
         return KeyEstimate(Key(0, "major"), 0.0)
     order = np.argsort(corr, axis=None)[::-1]

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tunesmith.errors import NoMelodyError
-from tunesmith.listen.key import CONFIDENCE_MARGIN, KeyEstimate, key_correlations
+from tunesmith.listen.key import KeyEstimate, best_key, key_correlations
 from tunesmith.listen.poly.beats import estimate_beats
 from tunesmith.listen.poly.chords import (
     DEFAULT_CHORD_PARAMS,
@@ -127,14 +127,7 @@ def estimate_mix_key(notes: Sequence[PolyNote]) -> KeyEstimate:
         profile[n.midi % 12] += max(n.duration_s, 0.0) * (n.velocity / 127.0) ** 2
     if profile.sum() <= 0:
         return KeyEstimate(Key(0, "major"), 0.0)
-    corr = key_correlations(profile / profile.sum())
-    if not np.any(corr):
-        return KeyEstimate(Key(0, "major"), 0.0)
-    order = np.argsort(corr, axis=None)[::-1]
-    row, tonic = np.unravel_index(order[0], corr.shape)
-    best, second = corr.flat[order[0]], corr.flat[order[1]]
-    confidence = float(np.clip(best, 0.0, 1.0) * np.clip((best - second) / CONFIDENCE_MARGIN, 0.0, 1.0))
-    return KeyEstimate(Key(int(tonic), "major" if row == 0 else "minor"), round(confidence, 3))
+    return best_key(key_correlations(profile / profile.sum()))
 
 
 def downbeat_index(beats: np.ndarray, chords: Sequence[TimedChord], *,
