@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from tunesmith.arrange import arrange, load_style
+from tunesmith.arrange.feel import swing_time, unswing_time
 from tunesmith.restyle import analyze, read_source, restyle_lead_sheet
 from tunesmith.restyle.analyze import swung_eighths
 from tunesmith.restyle.source import SourcePiece, piece_from_music21
@@ -109,24 +110,9 @@ def chord_stats(chords: Sequence[Chord]) -> dict[str, float]:
 
 # ------------------------------------------------------------------------ score measures
 
-def _unswing(t: float, ratio: float, unit: float) -> float:
-    if abs(ratio - 0.5) < 1e-3:
-        return t
-    period = 2 * unit
-    base = np.floor(t / period + 1e-9) * period
-    frac = t - base
-    split = period * ratio
-    if frac <= split:
-        return float(base + frac / split * unit)
-    return float(base + unit + (frac - split) / (period - split) * unit)
-
-
 def _swing(t: float, ratio: float) -> float:
     """The source's own swing (restyle plays swung eighths straight before restyling)."""
-    if ratio <= 0.54:
-        return t
-    beat, frac = divmod(t, 1.0)
-    return float(beat + (frac / 0.5 * ratio if frac <= 0.5 else ratio + (frac - 0.5) / 0.5 * (1 - ratio)))
+    return t if ratio <= 0.54 else swing_time(t, ratio, 0.5)
 
 
 def melody_f1(source: Sequence[Note], arranged: Score, *, style: object, beat_scale: float,
@@ -153,8 +139,8 @@ def melody_f1(source: Sequence[Note], arranged: Score, *, style: object, beat_sc
         # each arranged note is compared in the octave of the source note nearest in time.
         est = []
         for n in t.notes:
-            s = _swing(_unswing(n.start_beat, ratio, unit) / beat_scale, source_swing)
-            e = _swing(_unswing(n.end_beat, ratio, unit) / beat_scale, source_swing)
+            s = _swing(unswing_time(n.start_beat, ratio, unit) / beat_scale, source_swing)
+            e = _swing(unswing_time(n.end_beat, ratio, unit) / beat_scale, source_swing)
             near = int(np.argmin(np.abs(ref_on - s)))
             est.append((s, e, n.pitch + 12 * round((ref_pitch[near] - n.pitch) / 12)))
         est_iv, est_hz = arrays(est)

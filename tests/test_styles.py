@@ -455,8 +455,8 @@ def test_lofi_snare_lays_back():
 
     def late_ms(pitch):
         # onsets are swung: compare with the swung grid
-        from tunesmith.arrange.feel import _swing_time
-        return np.mean([(n.start_beat - _swing_time(round(n.start_beat * 4) / 4, 0.6, 0.25))
+        from tunesmith.arrange.feel import swing_time
+        return np.mean([(n.start_beat - swing_time(round(n.start_beat * 4) / 4, 0.6, 0.25))
                         * 60000 / 80 for n in drums if n.pitch == pitch])
 
     assert late_ms(DRUM_NOTES["snare"]) - late_ms(DRUM_NOTES["kick"]) > 12
@@ -566,7 +566,7 @@ def _groove_bars(style, score):
 def _expected_onsets(style, score, bars):
     """Every drum hit the style's data asks for in `bars`: (seconds, accent letter, straight
     position in beats), swing and feel included in the seconds."""
-    from tunesmith.arrange.feel import _swing_time
+    from tunesmith.arrange.feel import swing_time
 
     d = style.drums
     bpb = score.beats_per_bar
@@ -582,7 +582,7 @@ def _expected_onsets(style, score, bars):
             for i, ch in enumerate(fitted):
                 if ch in DRUM_VELOCITY:
                     straight = bar_start + i / d.steps_per_beat
-                    beat = _swing_time(straight, style.swing, style.swing_unit)
+                    beat = swing_time(straight, style.swing, style.swing_unit)
                     t = beat * 60 / score.tempo_bpm + d.feel_ms.get(drum, 0) / 1000
                     out.append((t, ch, straight))
     return out

@@ -19,7 +19,8 @@ from tunesmith.score import Note
 MAX_SD = 2.0  # timing and velocity variation are clipped at two standard deviations
 
 
-def _swing_time(t: float, ratio: float, unit: float) -> float:
+def swing_time(t: float, ratio: float, unit: float) -> float:
+    """Straight time `t` (beats) swung: the second `unit` of each pair starts at `ratio`."""
     period = 2 * unit
     base = np.floor(t / period + 1e-9) * period
     frac = t - base
@@ -29,14 +30,27 @@ def _swing_time(t: float, ratio: float, unit: float) -> float:
     return float(base + split + (frac - unit) / unit * (period - split))
 
 
+def unswing_time(t: float, ratio: float, unit: float) -> float:
+    """The inverse of `swing_time`: swung time `t` back on the straight grid."""
+    if abs(ratio - 0.5) < 1e-3:
+        return t
+    period = 2 * unit
+    base = np.floor(t / period + 1e-9) * period
+    frac = t - base
+    split = period * ratio
+    if frac <= split:
+        return float(base + frac / split * unit)
+    return float(base + unit + (frac - split) / (period - split) * unit)
+
+
 def apply_swing(notes: list[Note], *, ratio: float, unit: float = 0.5) -> list[Note]:
     """Time-warp straight notes so off-beat `unit`s fall at `ratio` of the pair (0.5 = straight)."""
     if abs(ratio - 0.5) < 1e-3:
         return notes
     out = []
     for n in notes:
-        s = _swing_time(n.start_beat, ratio, unit)
-        e = _swing_time(n.end_beat, ratio, unit)
+        s = swing_time(n.start_beat, ratio, unit)
+        e = swing_time(n.end_beat, ratio, unit)
         out.append(replace(n, start_beat=s, duration_beats=max(0.05, e - s)))
     return out
 
