@@ -139,12 +139,15 @@ def baseline_key(notes: list[SungNote]) -> str:
     hist = np.zeros(12)
     for n in notes:
         hist[int(round(n.pitch)) % 12] += max(n.duration_s, 0.0)
-    if not hist.any():
-        return "C major"
+    return ks_key(hist) if hist.any() else "C major"
+
+
+def ks_key(profile: np.ndarray) -> str:
+    """Krumhansl-Schmuckler: the key whose KK profile correlates best with `profile`."""
     best, name = -2.0, "C major"
     for mode, prof in (("major", KK_MAJOR), ("minor", KK_MINOR)):
         for tonic in range(12):
-            r = float(np.corrcoef(hist, np.roll(prof, tonic))[0, 1])
+            r = float(np.corrcoef(profile, np.roll(prof, tonic))[0, 1])
             if r > best:
                 best, name = r, f"{PITCH_NAMES[tonic]} {mode}"
     return name

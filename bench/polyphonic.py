@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from key_tempo import PITCH_NAMES, ks_key  # the same Krumhansl-Schmuckler baseline (bench/)
 
 from tunesmith.score import Note, Score, SungNote, Track
 from tunesmith.theory import Key
@@ -64,9 +65,6 @@ ONSET_TOLERANCE_S = 0.05
 PITCH_TOLERANCE_CENTS = 50.0
 OFFSET_RATIO = 0.2
 TEMPO_TOLERANCE = 0.04
-PITCH_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
-KK_MAJOR = (6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88)
-KK_MINOR = (6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17)
 
 
 @dataclass
@@ -350,20 +348,9 @@ def run_baselines(song: Song, *, use_cache: bool) -> tuple[dict[str, float], flo
     tempo, beat_frames = librosa.beat.beat_track(y=y, sr=22050, hop_length=hop)
     scores |= tempo_scores(float(np.atleast_1d(tempo)[0]), song.tempo_bpm)
     scores["beat F"] = beat_f(song, librosa.frames_to_time(beat_frames, sr=22050, hop_length=hop))
-    scores["key weighted"] = key_score(_ks_key(chroma.mean(axis=0)), song.key)
+    scores["key weighted"] = key_score(ks_key(chroma.mean(axis=0)), song.key)
     scores["all notes COnP"] = note_scores(song.all_notes, notes)["COnP"]
     return scores, elapsed
-
-
-def _ks_key(profile: np.ndarray) -> str:
-    """Krumhansl-Schmuckler: the key whose KK profile correlates best with `profile`."""
-    best, name = -2.0, "C major"
-    for mode, prof in (("major", KK_MAJOR), ("minor", KK_MINOR)):
-        for tonic in range(12):
-            r = float(np.corrcoef(profile, np.roll(prof, tonic))[0, 1])
-            if r > best:
-                best, name = r, f"{PITCH_NAMES[tonic]} {mode}"
-    return name
 
 
 # ---------------------------------------------------------------- report
