@@ -23,7 +23,6 @@ import logging
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +33,8 @@ from tunesmith.score import Note
 from tunesmith.theory import Key
 
 log = logging.getLogger(__name__)
+
+MODEL_DIR = Path(__file__).resolve().parents[1] / "models"  # the weights shipped in the package
 
 MODEL_FILE = "melody.npz"
 MAX_GAP = 16
@@ -404,13 +405,8 @@ class MelodyModel:
     @classmethod
     def load(cls, path: Path | None = None) -> MelodyModel:
         try:
-            if path is None:
-                ref = resources.files("tunesmith") / "models" / MODEL_FILE
-                with resources.as_file(ref) as p, np.load(p) as data:
-                    weights = {k: data[k].astype(np.float32) for k in data.files}
-            else:
-                with np.load(path) as data:
-                    weights = {k: data[k].astype(np.float32) for k in data.files}
+            with np.load(path or MODEL_DIR / MODEL_FILE) as data:
+                weights = {k: data[k].astype(np.float32) for k in data.files}
         except (OSError, ValueError, FileNotFoundError) as exc:
             raise MelodyModelError(f"cannot load the melody model: {exc}") from exc
         return cls(weights)

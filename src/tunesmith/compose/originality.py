@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
+from tunesmith.compose.melody_model import MODEL_DIR
 from tunesmith.errors import TunesmithError
 from tunesmith.score import Note
 
@@ -90,13 +90,8 @@ class OriginalityIndex:
     @classmethod
     def load(cls, path: Path | None = None) -> OriginalityIndex:
         try:
-            if path is None:
-                ref = resources.files("tunesmith") / "models" / INDEX_FILE
-                with resources.as_file(ref) as p, np.load(p) as data:
-                    hashes = data["hashes"]
-            else:
-                with np.load(path) as data:
-                    hashes = data["hashes"]
+            with np.load(path or MODEL_DIR / INDEX_FILE) as data:
+                hashes = data["hashes"]
         except (OSError, ValueError, KeyError) as exc:
             raise OriginalityError(f"cannot load the originality index: {exc}") from exc
         return cls(hashes)
