@@ -9,7 +9,7 @@ from functools import cache
 import numpy as np
 import pytest
 from test_listen import phrase, shifted
-from test_listen_inputs import POP_CHORDS, chord_progression
+from test_listen_inputs import POP_CHORDS, chord_progression, mix
 
 from tunesmith.errors import InputAudioError, NoMelodyError, PolyphonicInputError
 from tunesmith.humsynth import demo_melody, synthesize_hum
@@ -152,6 +152,23 @@ def test_silence_noise_and_chords_raise_at_finish() -> None:
     assert found.polyphonic
     with pytest.raises(PolyphonicInputError, match="--polyphonic"):
         st.finish()
+
+
+@pytest.mark.parametrize(("vowel", "interval"), [("mm", -4), ("mm", -7), ("whistle", -4)])
+def test_hummed_and_whistled_duets_raise_at_finish(vowel: str, interval: int) -> None:
+    """Two hummers in thirds or fifths, or two whistlers: too few partials for a second harmonic
+    series, so the streamed check must use the persisting second voice, as offline does."""
+    lead = shifted(demo_melody(seed=1), 24 if vowel == "whistle" else 0)
+    duet = mix(synthesize_hum(lead, sample_rate=SR, seed=1, vowel=vowel),
+               synthesize_hum(shifted(lead, interval), sample_rate=SR, seed=2, vowel=vowel))
+    st = StreamingTranscriber(sample_rate=SR)
+    for i in range(0, duet.size, 4096):
+        st.feed(duet[i:i + 4096])
+    assert st.polyphony.polyphonic
+    with pytest.raises(PolyphonicInputError, match="--polyphonic"):
+        st.finish()
+    solo, _ = stream(synthesize_hum(lead, sample_rate=SR, seed=1, vowel=vowel), 4096)
+    assert not solo.polyphony.polyphonic
 
 
 def test_bad_input_is_refused() -> None:

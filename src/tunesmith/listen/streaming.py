@@ -137,13 +137,10 @@ class StreamingTranscriber:
     def polyphony(self) -> PolyphonyEstimate:
         """How polyphonic the finalised part of the take sounds so far."""
         loud = np.concatenate(self._poly_loud) if self._poly_loud else np.zeros(0)
-        evidence = FrameEvidence(
-            np.concatenate([e.loudness_db for e in self._poly_evidence]) if self._poly_evidence
-            else np.zeros(0),
-            np.concatenate([e.second_share for e in self._poly_evidence]) if self._poly_evidence
-            else np.zeros(0))
         ref = float(np.percentile(loud, 95)) if loud.size else None
-        return judge(evidence, reference_db=ref)
+        # persistence included, as offline: a hummed or whistled duet has too few partials
+        # for a second harmonic series, and shows only as a second voice that holds still
+        return judge(FrameEvidence.concatenate(self._poly_evidence), reference_db=ref)
 
     def feed(self, chunk: np.ndarray) -> StreamUpdate:
         """Add recorded audio: mono samples (float, or integer PCM), or (frames, channels)."""
