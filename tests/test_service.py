@@ -437,3 +437,70 @@ def test_create_from_words_through_the_api(studio: Studio) -> None:
     v = song["versions"][0]
     assert v["status"] == "ready", v
     assert "input/prompt.txt" in v["files"] and not any("drum" in f for f in v["files"])
+
+
+def _quick_runner(params: dict, *, user_dir: Path, out_dir: Path, progress) -> None:
+    """Stands in for the real pipeline: a version of two small files."""
+    progress("listen", "start")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "song.json").write_text(json.dumps({"style": params.get("style")}))
+    (out_dir / "song.wav").write_bytes(b"RIFF" + bytes(64))
+
+
+def test_delete_a_song_removes_its_versions_files_and_upload(studio: Studio) -> None:
+    ann, bob = studio.user("ann"), studio.user("bob")
+    mine, kept, bobs = studio.hum(ann), studio.hum(ann), studio.hum(bob)
+    worker = Worker(studio.settings, runner=_quick_runner)
+    assert worker.run_once() and worker.run_once() and worker.run_once()
+    c, sid = studio.client, mine["song_id"]
+    again = c.post(f"/api/songs/{sid}/regenerate", headers=ann, json={}).json()
+    assert worker.run_once()
+    assert c.get(f"/api/songs/{sid}/versions/{again['version']}/files/song.wav",
+                 headers=ann).status_code == 200
+    users_dir = studio.settings.data_dir / "users"
+    assert len(list(users_dir.glob("*/uploads/*"))) == 3 and len(list(users_dir.glob("*/songs/*"))) == 3
+
+    assert c.delete(f"/api/songs/{sid}", headers=bob).status_code == 404  # not bob's
+    assert c.delete(f"/api/songs/{sid}", headers=ann).status_code == 204
+    assert c.get(f"/api/songs/{sid}", headers=ann).status_code == 404
+    assert c.get(f"/api/songs/{sid}/versions/1/files/song.wav", headers=ann).status_code == 404
+    assert c.get(f"/api/jobs/{mine['job_id']}", headers=ann).status_code == 404
+    assert c.delete(f"/api/songs/{sid}", headers=ann).status_code == 404  # gone already
+    assert [s["id"] for s in c.get("/api/songs", headers=ann).json()] == [kept["song_id"]]
+    assert [s["id"] for s in c.get("/api/songs", headers=bob).json()] == [bobs["song_id"]]
+    # the song's folder and its upload are gone; the other songs' files (ann's, bob's) are kept
+    assert not list(users_dir.glob(f"*/songs/{sid}"))
+    assert len(list(users_dir.glob("*/uploads/*"))) == 2 and len(list(users_dir.glob("*/songs/*"))) == 2
+    assert c.get(f"/api/songs/{kept['song_id']}/versions/1/files/song.wav",
+                 headers=ann).status_code == 200
+
+
+def test_delete_cancels_queued_work_and_waits_for_running_work(studio: Studio) -> None:
+    auth = studio.user()
+    queued = studio.hum(auth)
+    assert studio.client.delete(f"/api/songs/{queued['song_id']}", headers=auth).status_code == 204
+    assert not Worker(studio.settings).run_once()  # its job went with it
+
+    running = studio.hum(auth)
+    started, release = threading.Event(), threading.Event()
+
+    def slow(params: dict, *, user_dir: Path, out_dir: Path, progress) -> None:
+        progress("listen", "start")
+        started.set()
+        release.wait(10)
+        for _ in range(200):
+            time.sleep(0.02)
+            progress("listen", "tick")
+        raise AssertionError("the job should have been cancelled")
+
+    t = threading.Thread(target=Worker(studio.settings, runner=slow).run_once)
+    t.start()
+    assert started.wait(10)
+    r = studio.client.delete(f"/api/songs/{running['song_id']}", headers=auth)
+    assert r.status_code == 409 and r.headers["Retry-After"] == "2"  # asked to stop, not gone
+    assert studio.client.get(f"/api/songs/{running['song_id']}", headers=auth).status_code == 200
+    release.set()
+    t.join(20)
+    assert studio.client.get(f"/api/jobs/{running['job_id']}", headers=auth).json()["status"] == "cancelled"
+    assert studio.client.delete(f"/api/songs/{running['song_id']}", headers=auth).status_code == 204
+    assert studio.client.get("/api/songs", headers=auth).json() == []

@@ -133,6 +133,14 @@ def test_the_same_flow_on_every_store(settings: Settings) -> None:
         assert not (settings.data_dir / "users").exists()
     assert not store.scratch_dir.exists() or not any(store.scratch_dir.iterdir())
 
+    # deleting the song removes its versions and its upload from the store
+    with TestClient(create_app(settings)) as c:
+        assert c.delete(f"/api/songs/{sid}", headers=ann).status_code == 204
+        assert c.get(f"/api/songs/{sid}", headers=ann).status_code == 404
+    folder = store.user(ann_id)
+    assert not store.fs.exists(folder.key(store.song_folder(sid)))
+    assert not store.fs.exists(folder.key("uploads")) or not store.fs.ls(folder.key("uploads"))
+
 
 def test_a_half_published_version_is_never_served(settings: Settings, tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:

@@ -123,4 +123,11 @@ def test_record_make_play_download(server: str, hum_file: Path, tmp_path: Path) 
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 1
         page.screenshot(path=str(ARTIFACTS / "5-phone.png"), full_page=True)
+
+        page.wait_for_function("document.querySelectorAll('#songs li').length === 1")
+        page.once("dialog", lambda d: d.accept())  # "Delete this song ... for good?"
+        page.click("#delete-song")
+        page.wait_for_selector("#result", state="hidden")
+        page.wait_for_function("document.querySelectorAll('#songs li').length === 0")
+        assert page.inner_text("#error") == ""
         browser.close()

@@ -137,7 +137,12 @@ class Storage:
     @staticmethod
     def version_folder(song_id: str, number: int) -> str:
         """A version's folder inside its user's folder."""
-        return f"songs/{check_id(song_id)}/v{int(number)}"
+        return f"{Storage.song_folder(song_id)}/v{int(number)}"
+
+    @staticmethod
+    def song_folder(song_id: str) -> str:
+        """The folder of all a song's versions inside its user's folder."""
+        return f"songs/{check_id(song_id)}"
 
     # ------------------------------------------------------------------ local scratch
     @contextmanager

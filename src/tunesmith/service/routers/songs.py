@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -9,13 +10,14 @@ from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import FileResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 
-from tunesmith.service.db import jobs, now, songs, versions
+from tunesmith.service.db import job_events, jobs, now, songs, versions
 from tunesmith.service.deps import RateLimitedUser, Services, ServicesDep, UserDep
 from tunesmith.service.queue import new_id
 from tunesmith.service.responses import file_response, zip_response
 from tunesmith.service.storage import Folder, Manifest, UnsafePathError, clean_path
 from tunesmith.service.uploads import UploadError, UploadTooLargeError, check_upload
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/songs", tags=["songs"])
 
 
@@ -262,6 +264,51 @@ def get_song(song_id: str, user: UserDep, services: ServicesDep) -> SongOut:
     with services.engine.connect() as conn:
         row = _own_song(conn, user.id, song_id)
     return _song_out(services, user.id, row)
+
+
+UNFINISHED = ("queued", "running")
+
+
+@router.delete("/{song_id}", status_code=204, responses={
+    409: {"description": "a version is still being stopped; try again after Retry-After"}})
+def delete_song(song_id: str, user: UserDep, services: ServicesDep) -> Response:
+    """Delete a song for good: every version, its files, the uploaded input and the jobs'
+    records. Versions still being made are cancelled first; while a worker is still stopping
+    one the answer is 409 with Retry-After (nothing is deleted yet), so no worker ever
+    publishes into a deleted song."""
+    with services.engine.connect() as conn:
+        _own_song(conn, user.id, song_id)
+        pending = conn.execute(sa.select(jobs.c.id).join(versions, jobs.c.version_id == versions.c.id)
+                               .where(versions.c.song_id == song_id,
+                                      jobs.c.status.in_(UNFINISHED))).scalars().all()
+    for job_id in pending:
+        services.queue.cancel(job_id)
+    with services.engine.begin() as conn:
+        _own_song(conn, user.id, song_id)
+        vs = conn.execute(sa.select(versions.c.id, versions.c.folder, versions.c.params)
+                          .where(versions.c.song_id == song_id)).all()
+        vids = [v.id for v in vs]
+        busy = conn.execute(sa.select(sa.func.count()).select_from(jobs).where(
+            jobs.c.version_id.in_(vids), jobs.c.status.in_(UNFINISHED))).scalar()
+        if busy:
+            raise HTTPException(409, "a version of this song is still being stopped; try again "
+                                "in a moment", headers={"Retry-After": "2"})
+        job_ids = sa.select(jobs.c.id).where(jobs.c.version_id.in_(vids))
+        conn.execute(job_events.delete().where(job_events.c.job_id.in_(job_ids)))
+        conn.execute(jobs.delete().where(jobs.c.version_id.in_(vids)))
+        conn.execute(versions.delete().where(versions.c.song_id == song_id))
+        conn.execute(songs.delete().where(songs.c.id == song_id))
+    # The records are gone (the song can no longer be reached); now its files. A failure here
+    # leaves unreachable files behind, never a record pointing at missing ones.
+    folder = services.storage.user(user.id)
+    inputs = {str(dict(v.params).get("input") or "") for v in vs}
+    for rel in [*sorted(i for i in inputs if i.startswith("uploads/")),
+                services.storage.song_folder(song_id)]:
+        try:
+            folder.delete(rel)
+        except Exception:  # the store is unreachable: the song is deleted all the same
+            log.exception("song %s: could not delete %s", song_id, rel)
+    return Response(status_code=204)
 
 
 @router.get("/{song_id}/versions/{number}/files/{path:path}", response_class=FileResponse,

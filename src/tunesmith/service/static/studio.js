@@ -296,6 +296,21 @@ async function regenerate() {
     await follow(created);
   } catch (e) { showError(e); }
 }
+async function deleteSong() {
+  if (!state.song || !confirm("Delete this song, all its versions and files, for good?")) return;
+  showError(null);
+  try {
+    for (let tries = 0; ; tries++) {  // 409 while a version being made is still stopping
+      try { await api(`/api/songs/${state.song}`, { method: "DELETE" }); break; }
+      catch (e) { if (!/still being stopped/.test(e.message) || tries >= 15) throw e; }
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+    if (state.stems) { state.stems.ctx.close(); state.stems = null; }
+    state.song = null; state.version = null;
+    $("result").hidden = true;
+    await loadHistory();
+  } catch (e) { showError(e); }
+}
 async function cancel() {
   if (state.job) await api(`/api/jobs/${state.job}/cancel`, { method: "POST" }).catch(showError);
 }
@@ -322,6 +337,7 @@ $("preview").addEventListener("click", playPreview);
 $("go").addEventListener("click", make);
 $("restyle").addEventListener("click", restyle);
 $("regenerate").addEventListener("click", regenerate);
+$("delete-song").addEventListener("click", deleteSong);
 $("cancel").addEventListener("click", cancel);
 (async () => {
   try { await ensureAccount(); await loadStyles(); await loadHistory(); } catch (e) { showError(e); }
