@@ -504,3 +504,19 @@ def test_delete_cancels_queued_work_and_waits_for_running_work(studio: Studio) -
     assert studio.client.get(f"/api/jobs/{running['job_id']}", headers=auth).json()["status"] == "cancelled"
     assert studio.client.delete(f"/api/songs/{running['song_id']}", headers=auth).status_code == 204
     assert studio.client.get("/api/songs", headers=auth).json() == []
+
+
+def test_a_job_whose_worker_died_is_cancelled_and_deleted_at_once(studio: Studio) -> None:
+    auth = studio.user()
+    first, second = studio.hum(auth), studio.hum(auth)
+    engine = make_engine(studio.settings.db_url)
+    queue = JobQueue(engine, lease_s=5.0)
+    claimed = [queue.claim("dead-worker"), queue.claim("dead-worker")]
+    assert {c.id for c in claimed if c} == {first["job_id"], second["job_id"]}
+    with engine.begin() as conn:  # the worker died: its leases ran out
+        conn.execute(jobs.update().values(lease_until=time.time() - 1.0))
+    r = studio.client.post(f"/api/jobs/{first['job_id']}/cancel", headers=auth)
+    assert r.json()["status"] == "cancelled"  # not "cancelling": nobody is left to stop it
+    assert studio.client.delete(f"/api/songs/{second['song_id']}", headers=auth).status_code == 204
+    assert not queue.heartbeat(claimed[0])  # were it alive after all, it may not publish
+    assert not Worker(studio.settings).run_once()  # nothing is taken over

@@ -52,12 +52,16 @@ class JobQueue:
         return job_id
 
     def cancel(self, job_id: str) -> str:
-        """Cancel a queued job at once; ask a running one to stop. Returns the new status."""
+        """Cancel a queued job at once; ask a running one to stop. A running job whose worker
+        stopped renewing its lease is cancelled at once too (that worker can no longer publish:
+        it checks the lease first). Returns the new status."""
         with self.engine.begin() as conn:
-            row = conn.execute(sa.select(jobs.c.status).where(jobs.c.id == job_id)).first()
+            row = conn.execute(sa.select(jobs.c.status, jobs.c.lease_until)
+                               .where(jobs.c.id == job_id)).first()
             if row is None or row.status in TERMINAL:
                 return row.status if row else "missing"
-            if row.status == "queued":
+            orphaned = row.status == "running" and (row.lease_until or 0.0) < now()
+            if row.status == "queued" or orphaned:
                 conn.execute(jobs.update().where(jobs.c.id == job_id).values(
                     status="cancelled", finished_at=now()))
                 _mark_version(conn, job_id, "failed")
