@@ -224,6 +224,21 @@ def test_wanted_lead_instrument_plays_the_melody(reader):
     assert 64 <= melody.program <= 67
 
 
+def test_an_instrument_that_names_the_song_plays_the_tune(reader):
+    b = _brief(reader, "a slow, bittersweet piano ballad about leaving home")
+    assert b.style.name == "pop-ballad" and b.lead == "piano" and "piano" in b.instruments_wanted
+    melody = next(p for p in adapt_style(load_style(b.style.name), b).parts if p.pattern == "melody")
+    assert 0 <= melody.program <= 7  # the piano, although it already plays the chords
+    own = next(p for p in load_style("pop-ballad").parts if p.pattern == "melody")
+    # only wanted, not named after: the style's own lead keeps the tune
+    b = _brief(reader, "sad ballad with piano")
+    assert b.lead is None and "piano" in b.instruments_wanted
+    melody = next(p for p in adapt_style(load_style(b.style.name), b).parts if p.pattern == "melody")
+    assert melody.program == own.program
+    assert _brief(reader, "a trumpet jazz ballad").lead == "trumpet"
+    assert _brief(reader, "solo piano ballad").lead is None  # solo: it plays everything anyway
+
+
 def test_long_intro_doubles_the_intro():
     key = Key(0)
     lead = Score(tempo_bpm=100, key=key, tracks=[Track("melody", notes=[Note(8, 2, 64)])],

@@ -65,6 +65,7 @@ class SongBrief:
     instruments_wanted: tuple[str, ...] = ()
     instruments_unwanted: tuple[str, ...] = ()
     solo: str | None = None  # "piano" for "solo piano": one instrument plays everything
+    lead: str | None = None  # "piano" for "a piano ballad": that instrument carries the tune
     length_s: float | None = None
     structure: tuple[str, ...] = ()  # "long intro", "big final chorus", "quiet ending", ...
     unused_words: tuple[str, ...] = ()
@@ -107,7 +108,7 @@ class SongBrief:
                 density=float(d["density"]),
                 instruments_wanted=tuple(d.get("instruments_wanted", ())),
                 instruments_unwanted=tuple(d.get("instruments_unwanted", ())),
-                solo=d.get("solo"), length_s=d.get("length_s"),
+                solo=d.get("solo"), lead=d.get("lead"), length_s=d.get("length_s"),
                 structure=tuple(d.get("structure", ())),
                 unused_words=tuple(d.get("unused_words", ())), notes=tuple(d.get("notes", ())))
         except (KeyError, TypeError, ValueError) as exc:

@@ -194,6 +194,12 @@ def adapt_style(style: Style, brief: SongBrief) -> Style:
     if "drums" in unwanted:
         drums = None
     lead_taken = False
+    lead = INSTRUMENT_BY_NAME.get(brief.lead) if brief.lead else None
+    melody_i = next((i for i, p in enumerate(parts) if p.pattern == "melody"), None)
+    if lead is not None and lead.can_lead and melody_i is not None:
+        # "a piano ballad": the piano plays the tune too, even where it already comps
+        parts[melody_i] = _with_melody_program(parts[melody_i], lead.program, lead.name)
+        lead_taken = True
     for want in brief.instruments_wanted:
         inst = INSTRUMENT_BY_NAME.get(want)
         if inst is None or any(part_plays(p, want) for p in parts):

@@ -19,6 +19,7 @@ from tunesmith.arrange import Style, load_style, style_names
 from tunesmith.brief.encoder import SentenceEncoder
 from tunesmith.brief.lexicon import (
     FOREIGN_WORDS,
+    INSTRUMENT_BY_NAME,
     INSTRUMENTS,
     MOOD_ANCHORS,
     STOPWORDS,
@@ -352,7 +353,8 @@ class BriefReader:
             time_signature=meter, key=key.name, key_source=key_source,
             harmony=style_words(style).harmony, density=round(float(np.clip(density, 0, 1)), 3),
             instruments_wanted=tuple(instruments), instruments_unwanted=tuple(unwanted),
-            solo=solo, length_s=explicit.length_s, structure=structure,
+            solo=solo, lead=self._lead(explicit, instruments, solo),
+            length_s=explicit.length_s, structure=structure,
             unused_words=tuple(unused), notes=tuple(notes))
 
     def _key(self, text: str, explicit: Explicit, mood: Mood, style: Style) -> tuple[Key, str]:
@@ -371,6 +373,18 @@ class BriefReader:
         h = int(hashlib.sha256(text.lower().encode()).hexdigest()[:8], 16)
         tonic = Key.parse(choices[h % min(len(choices), 4)]).tonic
         return Key(tonic, mode), source
+
+    @staticmethod
+    def _lead(explicit: Explicit, wanted: list[str], solo: str | None) -> str | None:
+        """The instrument the prompt names the song after ("a piano ballad"), if it can play
+        a tune and is still wanted (not "solo": then it plays everything anyway)."""
+        if solo is not None:
+            return None
+        for f in explicit.of("lead"):
+            inst = INSTRUMENT_BY_NAME.get(f.value)
+            if f.value in wanted and inst is not None and inst.can_lead:
+                return f.value
+        return None
 
     def _instrument_lists(self, text: str, explicit: Explicit,
                           ) -> tuple[list[str], list[str], str | None, list[Span]]:

@@ -34,7 +34,8 @@ NEGATION_REACH_WORDS = 5  # "no drums or heavy bass": the negation reaches a few
 class Finding:
     """One thing the prompt says, with where it says it."""
 
-    kind: str  # tempo, key, mode, meter, length, instrument, solo, mood, density, genre, structure
+    kind: str  # tempo, key, mode, meter, length, instrument, solo, lead, mood, density, genre,
+    # structure
     value: str
     span: Span
     negated: bool = False
@@ -225,6 +226,9 @@ _MOOD_RE = _phrase_re(list(_MOOD_WORDS))
 _STRUCTURE_PHRASES = {p: name for name, ps in STRUCTURE_HINTS.items() for p in ps}
 _STRUCTURE_RE = _phrase_re(list(_STRUCTURE_PHRASES))
 _LESS_RE = _phrase_re(list(LESS_WORDS))
+_FEATURE_RE = re.compile(r"(?:[ -](?:pop|rock|jazz|folk|love|power|sad|slow))?[ -]"
+                         r"(?:ballads?|songs?|tunes?|pieces?|instrumentals?|melody|melodies|"
+                         r"numbers?|lullaby|lullabies)\b")
 _NO_VOCALS_RE = re.compile(r"\b(?:instrumental|no vocals?|no singing|without vocals?|no voice|a cappella)\b")
 
 
@@ -252,6 +256,12 @@ def _instruments(text: str, out: Explicit) -> None:
             if is_feature or wanted_names - _family(name) - {"voice"}:
                 continue
             out.add(Finding("solo", name, m.span()))
+            break
+    for name, span, neg in mentions:
+        # "a piano ballad", "a guitar song": the instrument names the song, so it carries the
+        # tune (it is not only wanted somewhere in the band)
+        if not neg and _FEATURE_RE.match(text, span[1]) and name not in ("drums", "bass"):
+            out.add(Finding("lead", name, span))
             break
     seen: set[tuple[str, bool]] = set()
     for name, span, neg in mentions:

@@ -31,7 +31,7 @@ STYLE_WORDS: dict[str, StyleWords] = {
     "pop": StyleWords(("pop", "teen pop", "k-pop", "dance pop", "power pop"),
                       "a catchy, upbeat radio pop song with a singalong chorus", "rich",
         hints=("radio", "chart", "catchy", "mainstream")),
-    "pop-ballad": StyleWords(("ballad", "power ballad", "love ballad", "piano ballad"),
+    "pop-ballad": StyleWords(("ballad", "power ballad", "love ballad"),
                              "a slow emotional ballad with piano and strings, a love song",
                              "rich", ("Eb", "Ab", "C", "F", "Bb", "D"), ("C", "F", "A", "D", "E")),
     "rock": StyleWords(("rock", "rock and roll", "rock'n'roll", "classic rock", "hard rock",
