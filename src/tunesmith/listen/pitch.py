@@ -87,8 +87,9 @@ def prepare(audio: np.ndarray, *, sample_rate: int) -> np.ndarray:
 
 
 def highpass(x: np.ndarray) -> np.ndarray:
-    """`prepare`'s zero-phase high-pass at 40 Hz of a signal at INTERNAL_SAMPLE_RATE (a stream
-    filters its newest audio with it; signals of 64 samples or fewer are left as they are)."""
+    """`prepare`'s zero-phase high-pass at 40 Hz (sosfiltfilt) of a signal at
+    INTERNAL_SAMPLE_RATE; signals of 64 samples or fewer are left as they are (see
+    StreamHighpass for a signal that arrives in pieces)."""
     from scipy.signal import sosfiltfilt
 
     if x.size <= 64:

@@ -27,11 +27,11 @@ tracker's per-frame evidence (candidates, loudness, brightness, onset strength) 
 every frame whose audio is final (redone when the noise estimate moves, NOISE_REUSE_DB), and
 its Viterbi pass continues from the state before the window, redone only from the first frame
 whose evidence changed (`pitch.StreamViterbi`). What each update still does over the whole
-window: the voicing floor, the backtracking and the note segmentation. Together about 3x
-the CPU of `transcribe` on ssvd-dev (bench/README.md). Updates come at most every
-`update_interval_s` and no more often than every WINDOW_COST_RATIO x the window length (a note
-held for a long time makes the window long). Memory: the 16 kHz audio and the pitch frames of
-the window, plus about 35 kB per second of history for the noise estimate.
+window: the voicing floor, the backtracking and the note segmentation. Together about 2.7x the
+CPU of `transcribe` on clean ssvd-dev takes, 3.1x with noise (bench/README.md). Updates come at
+most every `update_interval_s` and no more often than every WINDOW_COST_RATIO x the window
+length (a note held for a long time makes the window long). Memory: the 16 kHz audio and the
+pitch frames of the window, plus about 35 kB per second of history for the noise estimate.
 """
 
 from __future__ import annotations
@@ -408,6 +408,13 @@ class StreamingTranscriber:
         if power.size:
             take = (spec_at >= lo) & (spec_at < hi)
             self._noise_hist.append(power[:, take])
+        # one array each: every update reads them all (a concatenation of many small pieces
+        # costs more than the copy)
+        self._loud_hist = [np.concatenate(self._loud_hist)]
+        self._flux_hist = [np.concatenate(self._flux_hist)]
+        self._voiced_loud_hist = [np.concatenate(self._voiced_loud_hist)]
+        if self._noise_hist:
+            self._noise_hist = [np.concatenate(self._noise_hist, axis=1)]
         self._noise_samples += hi - lo
         k_lo = -(-lo // POLY_HOP)
         k_hi = -(-hi // POLY_HOP)
