@@ -14,6 +14,13 @@ from test_listen_inputs import POP_CHORDS, chord_progression, mix
 from tunesmith.errors import InputAudioError, NoMelodyError, PolyphonicInputError
 from tunesmith.humsynth import demo_melody, synthesize_hum
 from tunesmith.listen import transcribe
+from tunesmith.listen.pitch import (
+    MAX_CANDIDATES,
+    StreamHighpass,
+    StreamViterbi,
+    _viterbi,
+    highpass,
+)
 from tunesmith.listen.streaming import FINAL_LAG_S, StreamingTranscriber, StreamUpdate
 from tunesmith.score import SungNote
 
@@ -76,6 +83,53 @@ def test_other_sample_rates(sample_rate: int) -> None:
     audio = take("mm", 5, sample_rate)
     st, _ = stream(audio, sample_rate // 20, sample_rate=sample_rate)
     assert_same_notes(st.notes, transcribe(audio, sample_rate=sample_rate))
+
+
+def test_16k_input_in_single_samples() -> None:
+    """At the internal rate (no resampler) and one sample per chunk: every cache boundary
+    (high-pass, pitch frames, noise spectra) falls mid-frame at some update."""
+    ref = phrase([60, 62, 64], tempo_bpm=120, start_s=0.3)
+    audio = synthesize_hum(ref, sample_rate=16000, seed=6, vowel="mm")
+    st, _ = stream(audio, 1, sample_rate=16000)
+    assert_same_notes(st.notes, transcribe(audio, sample_rate=16000))
+
+
+def test_stream_highpass_is_prepare_highpass() -> None:
+    """The forward pass run piece by piece and the backward pass from the end give the whole
+    signal's filter exactly; a provisional tail is filtered as if it had been pushed."""
+    rng = np.random.default_rng(0)
+    x = (rng.normal(0.0, 0.3, 20000) + 0.2).astype(np.float32)
+    whole = highpass(x)
+    hp, i = StreamHighpass(), 0
+    for n in [1, 7, 50, 3, 999, 1, 4096, 160]:  # starts filtering once past 64 samples
+        hp.push(x[i:i + n])
+        i += n
+    assert np.array_equal(hp.filtered(0, x[i:]), whole)
+    hp.push(x[i:])
+    hp.forget(8000)
+    assert np.array_equal(hp.filtered(9000), whole[9000:])
+    short = StreamHighpass()
+    short.push(x[:40])  # 64 samples or fewer: not filtered, as highpass()
+    assert np.array_equal(short.filtered(0), x[:40])
+
+
+def test_stream_viterbi_redoes_what_changed() -> None:
+    """Windows decoded as they grow and move on, with a frame's evidence changed between
+    calls (a frame whose audio was not final), give the whole-sequence Viterbi path over the
+    window each time: the pass continues from the state before the window."""
+    rng = np.random.default_rng(1)
+    n = 300
+    midi = 60 + np.cumsum(rng.normal(0, 0.2, (n, MAX_CANDIDATES)), axis=0)
+    prob = rng.dirichlet(np.ones(MAX_CANDIDATES + 1), n)[:, :MAX_CANDIDATES]
+    prob[rng.random((n, MAX_CANDIDATES)) < 0.2] = 0.0
+    midi[prob == 0] = np.nan
+    vit = StreamViterbi()
+    for end in range(1, n + 1, 23):
+        first = max(0, end - 120)  # the window's start moves on
+        if end - 40 >= first:
+            prob[end - 40] *= 0.5  # a frame well inside the kept forward pass changes
+        assert np.array_equal(vit.decode(first, midi[first:end], prob[first:end]),
+                              _viterbi(midi[:end], prob[:end])[first:])
 
 
 def test_notes_become_final_while_recording() -> None:

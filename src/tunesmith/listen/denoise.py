@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 
@@ -68,6 +69,18 @@ def stft_power(x: np.ndarray, *, sample_rate: int) -> np.ndarray:
     return np.abs(_stft(x, sample_rate)) ** 2
 
 
+def frame_power(x: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """The power spectra (bins, frames) of the frames of `x` centred at the sample indices
+    `centres` (zeros outside `x`), as `stft_power` gives them (within float32 rounding) for
+    the frames it centres there: for a stream, which needs a few of them at a time."""
+    win = _hann()
+    idx = np.asarray(centres, dtype=np.int64)[:, None] + np.arange(-FRAME // 2, FRAME // 2)
+    inside = (idx >= 0) & (idx < x.size)
+    frames = np.where(inside, x[np.clip(idx, 0, max(x.size - 1, 0))] if x.size else 0.0, 0.0)
+    spec = np.fft.rfft(frames * win, axis=1) / win.sum()
+    return (np.abs(spec) ** 2).T.astype(np.float32)
+
+
 def learn_noise(power: np.ndarray) -> NoiseProfile | None:
     """The noise learnt from a recording's power spectrogram (bins, frames), or None when
     noise reduction is not worth it (see the module notes)."""
@@ -89,6 +102,13 @@ def learn_noise(power: np.ndarray) -> NoiseProfile | None:
 def subtract_noise(x: np.ndarray, noise: NoiseProfile, *, sample_rate: int) -> np.ndarray:
     """`x` with the noise `noise` (from `learn_noise`) subtracted."""
     return _subtract(x, _stft(x, sample_rate), noise, sample_rate)
+
+
+@cache
+def _hann() -> np.ndarray:
+    from scipy.signal import get_window
+
+    return get_window("hann", FRAME)  # as scipy's stft windows its frames
 
 
 def _fluctuation_db(quiet: np.ndarray) -> float:

@@ -260,13 +260,17 @@ def _split_at_pitch_changes(midi: np.ndarray, start: int, stop: int, params: Seg
     best = np.full(n + 1, np.inf)
     best[0] = 0.0
     prev = np.zeros(n + 1, dtype=np.int64)
-    for j in range(min_len, n + 1):
-        i = np.arange(0, j - min_len + 1)
+    # the segment ends j of a block of min_len consecutive ones only look back to i <= j -
+    # min_len, before the block: the block is solved at once (the same sums, element by element)
+    for j0 in range(min_len, n + 1, min_len):
+        j = np.arange(j0, min(j0 + min_len, n + 1))[:, None]
+        i = np.arange(0, int(j[-1, 0]) - min_len + 1)[None, :]
         length = j - i
         sse = (c2[j] - c2[i]) - (c1[j] - c1[i]) ** 2 / length
         cost = best[i] + np.minimum(sse, params.deviation_cap * length) + params.split_cost
-        k = int(np.argmin(cost))
-        best[j], prev[j] = cost[k], i[k]
+        cost[length < min_len] = np.inf
+        k = np.argmin(cost, axis=1)
+        best[j[:, 0]], prev[j[:, 0]] = cost[np.arange(len(k)), k], i[0, k]
     cuts = [n]
     while cuts[-1] > 0:
         cuts.append(int(prev[cuts[-1]]))
