@@ -237,6 +237,10 @@ def test_an_instrument_that_names_the_song_plays_the_tune(reader):
     assert melody.program == own.program
     assert _brief(reader, "a trumpet jazz ballad").lead == "trumpet"
     assert _brief(reader, "solo piano ballad").lead is None  # solo: it plays everything anyway
+    # a hyphenated compound no phrase list knows reads as its words; known ones stay whole
+    b = _brief(reader, "a guitar-pop song")
+    assert b.style.name == "pop" and b.lead == "guitar"
+    assert _brief(reader, "lo-fi hip-hop beats to study to").style.name == "lofi-hip-hop"
 
 
 def test_long_intro_doubles_the_intro():

@@ -323,10 +323,30 @@ def genre_findings(text: str, genres: dict[str, tuple[str, ...]],
             out.add(Finding("genre", style, (neg_at, m.end()), negated=True, number=strength))
 
 
+_COMPOUND_RE = re.compile(r"[^\W\d_][\w'’]*(?:-[^\W\d_][\w'’]*)+")
+
+
+def _split_compounds(text: str, genres: dict[str, tuple[str, ...]],
+                     hints: dict[str, tuple[str, ...]]) -> str:
+    """Hyphenated words no phrase list knows ("guitar-pop", "slow-burning") read as their
+    parts; known ones ("hip-hop", "lo-fi", "laid-back") stay whole. Same length, so every
+    finding's span still points into the prompt as typed."""
+    known = [p for p in (*_INSTRUMENT_PHRASES, *TEMPO_WORDS, *DENSITY_WORDS, *_MOOD_WORDS,
+                         *_STRUCTURE_PHRASES, *LESS_WORDS,
+                         *(w for ws in genres.values() for w in ws),
+                         *(w for ws in hints.values() for w in ws)) if "-" in p]
+
+    def split(m: re.Match[str]) -> str:
+        word = m.group(0)
+        return word if any(k in word for k in known) else word.replace("-", " ")
+
+    return _COMPOUND_RE.sub(split, text)
+
+
 def read_explicit(raw: str, genres: dict[str, tuple[str, ...]],
                   hints: dict[str, tuple[str, ...]] | None = None) -> Explicit:
     """All explicit findings in `raw` (the prompt as typed)."""
-    text = raw.lower()
+    text = _split_compounds(raw.lower(), genres, hints or {})
     out = Explicit()
     _numbers(text, out)
     _keys(raw, out)
