@@ -228,20 +228,28 @@ def test_cancel_a_queued_job(studio: Studio) -> None:
     assert song["versions"][0]["status"] == "failed"
 
 
-def test_cancel_a_running_job_stops_it(studio: Studio) -> None:
-    auth = studio.user()
-    created = studio.hum(auth)
-    started = threading.Event()
+def _until_cancelled(started: threading.Event, release: threading.Event | None = None):
+    """A runner that reports progress (where a cancel is noticed) until it is cancelled; it
+    sets `started` once running and, given `release`, waits for it before its first tick."""
 
     def slow(params: dict, *, user_dir: Path, out_dir: Path, progress) -> None:
         progress("listen", "start")
         started.set()
+        if release is not None:
+            release.wait(10)
         for _ in range(200):
             time.sleep(0.02)
             progress("listen", "tick")
         raise AssertionError("the job should have been cancelled")
 
-    t = threading.Thread(target=Worker(studio.settings, runner=slow).run_once)
+    return slow
+
+
+def test_cancel_a_running_job_stops_it(studio: Studio) -> None:
+    auth = studio.user()
+    created = studio.hum(auth)
+    started = threading.Event()
+    t = threading.Thread(target=Worker(studio.settings, runner=_until_cancelled(started)).run_once)
     t.start()
     assert started.wait(10)
     studio.client.post(f"/api/jobs/{created['job_id']}/cancel", headers=auth)
@@ -483,17 +491,7 @@ def test_delete_cancels_queued_work_and_waits_for_running_work(studio: Studio) -
 
     running = studio.hum(auth)
     started, release = threading.Event(), threading.Event()
-
-    def slow(params: dict, *, user_dir: Path, out_dir: Path, progress) -> None:
-        progress("listen", "start")
-        started.set()
-        release.wait(10)
-        for _ in range(200):
-            time.sleep(0.02)
-            progress("listen", "tick")
-        raise AssertionError("the job should have been cancelled")
-
-    t = threading.Thread(target=Worker(studio.settings, runner=slow).run_once)
+    t = threading.Thread(target=Worker(studio.settings, runner=_until_cancelled(started, release)).run_once)
     t.start()
     assert started.wait(10)
     r = studio.client.delete(f"/api/songs/{running['song_id']}", headers=auth)
