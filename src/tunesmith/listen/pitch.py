@@ -90,14 +90,20 @@ def prepare(audio: np.ndarray, *, sample_rate: int) -> np.ndarray:
 
 def track_pitch(x: np.ndarray, *, fmin_hz: float = FMIN_HZ, fmax_hz: float = FMAX_HZ,
                 earlier_loudness_db: np.ndarray | None = None,
-                noisy: bool = False) -> PitchTrack:
+                noisy: bool = False, levels: np.ndarray | None = None) -> PitchTrack:
     """Track f0 of `x` (already at INTERNAL_SAMPLE_RATE, see `prepare`).
 
     `earlier_loudness_db`: loudness of the frames of the same recording before `x` (a stream
     analysed window by window): they count towards the loud level the silence floor is
     measured from, and towards the background level.
     `noisy`: the recording has a background noise worth removing (see `denoise.learn_noise`):
-    frames at its level (ABOVE_BACKGROUND_DB) are not voiced."""
+    frames at its level (ABOVE_BACKGROUND_DB) are not voiced.
+    `levels`: the signal (same length and rate as `x`) whose loudness the track measures (and
+    the silence floor follows), when `x` is a reverberant take with its late reverberation
+    subtracted (see `dereverb`). Pitch, brightness and onset strength are clearer without the
+    tail (a consonant's darkening and a repeated note's re-attack show again), but the
+    subtraction deepens every dip of loudness within a note, which the note segmenter would
+    take for a note boundary."""
     sr = INTERNAL_SAMPLE_RATE
     hop = int(round(HOP_S * sr))
     win = int(round(WINDOW_S * sr))
@@ -108,6 +114,10 @@ def track_pitch(x: np.ndarray, *, fmin_hz: float = FMIN_HZ, fmax_hz: float = FMA
     pad_left = frame_len // 2
     padded = np.zeros(n_frames * hop + frame_len + 1, dtype=np.float32)
     padded[pad_left:pad_left + len(x)] = x[: len(padded) - pad_left]
+    level_padded = padded
+    if levels is not None:
+        level_padded = np.zeros_like(padded)
+        level_padded[pad_left:pad_left + len(levels)] = levels[: len(padded) - pad_left]
 
     cand_midi = np.full((n_frames, MAX_CANDIDATES), np.nan)
     cand_prob = np.zeros((n_frames, MAX_CANDIDATES))
@@ -126,7 +136,9 @@ def track_pitch(x: np.ndarray, *, fmin_hz: float = FMIN_HZ, fmax_hz: float = FMA
         m, p = _candidates(cmndf, diff, min_lag=min_lag)
         cand_midi[start:stop] = hz_to_midi(sr / m)
         cand_prob[start:stop] = p
-        centre = frames[:, (frame_len - win) // 2: (frame_len + win) // 2]
+        level_frames = frames if levels is None else np.lib.stride_tricks.sliding_window_view(
+            level_padded[start * hop: (stop - 1) * hop + frame_len], frame_len)[::hop]
+        centre = level_frames[:, (frame_len - win) // 2: (frame_len + win) // 2]
         power[start:stop] = np.mean(centre.astype(np.float64) ** 2, axis=1)
         c = (frame_len - SPECTRUM_SIZE) // 2
         spec = np.fft.rfft(frames[:, c:c + SPECTRUM_SIZE] * spec_win, axis=1)
