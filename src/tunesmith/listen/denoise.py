@@ -55,13 +55,19 @@ class Denoised:
     noise: NoiseProfile | None
 
 
-def reduce_noise(x: np.ndarray, *, sample_rate: int) -> Denoised:
-    """`x` with its background noise reduced (unchanged when not worth it)."""
+def reduce_noise(x: np.ndarray, *, sample_rate: int, spec: np.ndarray | None = None) -> Denoised:
+    """`x` with its background noise reduced (unchanged when not worth it). `spec`: its
+    STFT (`stft`), when the caller has it already (the transcriber's reverberation check)."""
     if x.size < 4 * FRAME:
         return Denoised(x, None)
-    spec = _stft(x, sample_rate)
+    spec = _stft(x, sample_rate) if spec is None else spec
     noise = learn_noise(np.abs(spec) ** 2)
     return Denoised(x if noise is None else _subtract(x, spec, noise, sample_rate), noise)
+
+
+def stft(x: np.ndarray, *, sample_rate: int) -> np.ndarray:
+    """Complex STFT (bins, frames) with the frames noise reduction works on."""
+    return _stft(x, sample_rate)
 
 
 def stft_power(x: np.ndarray, *, sample_rate: int) -> np.ndarray:

@@ -176,20 +176,33 @@ class StreamHighpass:
 
 def track_pitch(x: np.ndarray, *, fmin_hz: float = FMIN_HZ, fmax_hz: float = FMAX_HZ,
                 earlier_loudness_db: np.ndarray | None = None,
-                noisy: bool = False) -> PitchTrack:
+                noisy: bool = False, levels: np.ndarray | None = None) -> PitchTrack:
     """Track f0 of `x` (already at INTERNAL_SAMPLE_RATE, see `prepare`).
 
     `earlier_loudness_db`: loudness of the frames of the same recording before `x` (a stream
     analysed window by window): they count towards the loud level the silence floor is
     measured from, and towards the background level.
     `noisy`: the recording has a background noise worth removing (see `denoise.learn_noise`):
-    frames at its level (ABOVE_BACKGROUND_DB) are not voiced."""
+    frames at its level (ABOVE_BACKGROUND_DB) are not voiced.
+    `levels`: the signal (same length and rate as `x`) whose loudness the track measures (and
+    the silence floor follows), when `x` is a reverberant take with its late reverberation
+    subtracted (see `dereverb`). Pitch, brightness and onset strength are clearer without the
+    tail (a consonant's darkening and a repeated note's re-attack show again), but the
+    subtraction deepens every dip of loudness within a note, which the note segmenter would
+    take for a note boundary."""
     geo = FrameGeometry.of(fmin_hz, fmax_hz)
     n_frames = max(1, int(np.ceil(len(x) / geo.hop)))
+    padded = pad_for_frames(x, n_frames, geo)
+    levels_padded = None if levels is None else pad_for_frames(levels, n_frames, geo)
+    frames, _ = frame_features(padded, n_frames, geo, levels_padded=levels_padded)
+    return decode_pitch(frames, earlier_loudness_db=earlier_loudness_db, noisy=noisy)
+
+
+def pad_for_frames(x: np.ndarray, n_frames: int, geo: FrameGeometry) -> np.ndarray:
+    """`x` with the zeros around it that frames 0..n_frames-1 read (see FrameGeometry)."""
     padded = np.zeros(n_frames * geo.hop + geo.frame_len + 1, dtype=np.float32)
     padded[geo.pad_left:geo.pad_left + len(x)] = x[: len(padded) - geo.pad_left]
-    frames, _ = frame_features(padded, n_frames, geo)
-    return decode_pitch(frames, earlier_loudness_db=earlier_loudness_db, noisy=noisy)
+    return padded
 
 
 @dataclass(frozen=True)
@@ -242,11 +255,13 @@ class PitchFrames:
 
 def frame_features(padded: np.ndarray, n_frames: int, geo: FrameGeometry,
                    carry: np.ndarray | None = None,
-                   carry_at: int | None = None) -> tuple[PitchFrames, np.ndarray]:
+                   carry_at: int | None = None,
+                   levels_padded: np.ndarray | None = None) -> tuple[PitchFrames, np.ndarray]:
     """The per-frame evidence of frames 0..n_frames-1 of `padded` (see FrameGeometry).
     `carry`: the log spectra of the FLUX_LAG frames before frame 0 (None: frame 0 opens the
-    recording). Returns the frames and the carry for the frames after them, or for those
-    from frame `carry_at` on."""
+    recording). `levels_padded`: the signal the loudness is measured on, padded the same way
+    (see `track_pitch`'s `levels`; None: `padded`). Returns the frames and the carry for the
+    frames after them, or for those from frame `carry_at` on."""
     sr = INTERNAL_SAMPLE_RATE
     hop, win, max_lag, frame_len = geo.hop, geo.win, geo.max_lag, geo.frame_len
     cand_midi = np.full((n_frames, MAX_CANDIDATES), np.nan)
@@ -267,7 +282,9 @@ def frame_features(padded: np.ndarray, n_frames: int, geo: FrameGeometry,
         m, p = _candidates(cmndf, diff, min_lag=geo.min_lag)
         cand_midi[start:stop] = hz_to_midi(sr / m)
         cand_prob[start:stop] = p
-        centre = frames[:, (frame_len - win) // 2: (frame_len + win) // 2]
+        level_frames = frames if levels_padded is None else np.lib.stride_tricks.sliding_window_view(
+            levels_padded[start * hop: (stop - 1) * hop + frame_len], frame_len)[::hop]
+        centre = level_frames[:, (frame_len - win) // 2: (frame_len + win) // 2]
         power[start:stop] = np.mean(centre.astype(np.float64) ** 2, axis=1)
         c = (frame_len - SPECTRUM_SIZE) // 2
         spec = np.fft.rfft(frames[:, c:c + SPECTRUM_SIZE] * spec_win, axis=1)

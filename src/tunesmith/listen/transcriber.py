@@ -7,8 +7,15 @@ import logging
 import numpy as np
 
 from tunesmith.errors import InputAudioError, NoMelodyError
-from tunesmith.listen.denoise import reduce_noise
-from tunesmith.listen.notes import DEFAULT_SEGMENT_PARAMS, SegmentParams, segment_notes
+from tunesmith.listen.denoise import FRAME as STFT_FRAME
+from tunesmith.listen.denoise import reduce_noise, stft
+from tunesmith.listen.dereverb import estimate_room, suppress_late_reverb
+from tunesmith.listen.notes import (
+    DEFAULT_SEGMENT_PARAMS,
+    SegmentParams,
+    for_reverberant_take,
+    segment_notes,
+)
 from tunesmith.listen.pitch import INTERNAL_SAMPLE_RATE, prepare, track_pitch
 from tunesmith.listen.polyphony import check_monophonic
 from tunesmith.score import SungNote
@@ -51,7 +58,8 @@ def transcribe(audio: np.ndarray, *, sample_rate: int,
 
     Each note's pitch is the median of its voiced frames as a fractional MIDI number (a singer
     a little flat gets e.g. 59.7). Vibrato and slow drift stay inside one note; repeated notes
-    separated by a breath, a consonant or an energy dip are separate notes.
+    separated by a breath, a consonant or an energy dip are separate notes. A take recorded in a
+    reverberant room has its late reverberation subtracted first (`dereverb`); a dry one does not.
     Raises NoMelodyError for silence or audio without voiced notes, and PolyphonicInputError
     when the recording sounds like several instruments or voices at once (a full mix, chords),
     unless `allow_polyphonic` (then the notes follow whichever part is the most salient).
@@ -60,8 +68,19 @@ def transcribe(audio: np.ndarray, *, sample_rate: int,
     prepared = prepare(x, sample_rate=sample_rate)
     if not allow_polyphonic:
         check_monophonic(prepared, sample_rate=INTERNAL_SAMPLE_RATE)
-    clean = reduce_noise(prepared, sample_rate=INTERNAL_SAMPLE_RATE)
-    track = track_pitch(clean.audio, noisy=clean.noise is not None)
+    sr = INTERNAL_SAMPLE_RATE
+    # one STFT serves the room check and noise reduction (short takes get neither)
+    spec = stft(prepared, sample_rate=sr) if prepared.size >= 4 * STFT_FRAME else None
+    room = None if spec is None else estimate_room(np.abs(spec) ** 2, sample_rate=sr)
+    if room is None:
+        clean = reduce_noise(prepared, sample_rate=sr, spec=spec)
+        track = track_pitch(clean.audio, noisy=clean.noise is not None)
+    else:  # a live room (see listen/dereverb.py): pitch, brightness and onset strength from
+        # the take without its late reverberation, loudness from the take itself
+        dry = suppress_late_reverb(prepared, room, sample_rate=sr, spec=spec)
+        clean = reduce_noise(dry, sample_rate=sr)
+        track = track_pitch(clean.audio, noisy=clean.noise is not None, levels=prepared)
+        params = for_reverberant_take(params)
     notes = segment_notes(track, params)
     if not notes:
         raise NoMelodyError("no sung or hummed notes were found")
