@@ -68,6 +68,12 @@ def device_of(c: LabelledChord, nxt: LabelledChord | None, tonic: int, mode: str
         return None
     d = (c.root - tonic) % 12
     t = triad(c)
+    if {3, 6} <= has and 4 not in has and 7 not in has:
+        # a diminished chord outside the key: passing when its root is a semitone below the
+        # next chord's (C - C#dim7 - Dm)
+        if nxt is not None and (nxt.root - c.root) % 12 == 1:
+            return "passing dim"
+        return "dim (other)"
     if mode == MAJOR:
         if t == "maj" and d in SECONDARY_MAJOR:
             return SECONDARY_MAJOR[d]
@@ -133,7 +139,7 @@ def main() -> None:
             if nxt is not None:
                 step = (nxt.root - c.root) % 12
                 # a suspension resolves to its own root (Gsus4 -> G), the others a fourth up
-                resolved[dev] += step == (0 if dev.startswith("sus") else 5)
+                resolved[dev] += step == (0 if dev.startswith("sus") else 1 if "dim" in dev else 5)
                 next_deg.setdefault(dev, Counter())[(nxt.root - key.tonic) % 12] += 1
         for dev in found:
             songs_with[dev] += 1
@@ -164,7 +170,7 @@ def main() -> None:
              "resolves", "next chord (degree: count)")
     for dev, n in device_count.most_common():
         # suspensions are counted in both modes, the others in their own mode's chords
-        mode_total = total if dev.startswith("sus") else chords_by_mode[
+        mode_total = total if dev.startswith("sus") or "dim" in dev else chords_by_mode[
             "minor" if "minor" in dev else MAJOR]
         nd = ", ".join(f"{d}:{k}" for d, k in next_deg.get(dev, Counter()).most_common(4))
         log.info("%-18s %9d %14.2f %11.0f%% %9.0f%%  %s", dev, n, 100 * n / mode_total,

@@ -10,7 +10,7 @@ from tunesmith.theory import ChordSymbol, Key
 C = Key(0, "major")
 A_MINOR = Key(9, "minor")
 # What colour_section may add (plus the harmoniser's own I7 and, in minor, V; "other" never).
-ALLOWED = {"major": {"sus2", "sus4", "V/V", "V/vi", "V/ii", "V/IV", "iv", "bVII"},
+ALLOWED = {"major": {"sus2", "sus4", "V/V", "V/vi", "V/ii", "V/IV", "iv", "bVII", "bVI"},
            "minor": {"sus2", "sus4", "IV", "I", "V", "V/V"}}
 
 
@@ -112,3 +112,42 @@ def test_verse_second_half_is_not_a_copy_of_its_first(hook):
             total += 1
             copies += first == second
     assert total and copies == 0
+
+
+def test_style_colour_keeps_outside_chords_in_the_key():
+    from tunesmith.arrange import colour_chords
+
+    lofi = {"maj": "maj7", "min": "min7", "dom": "9", "I": "maj7", "IV": "maj7"}
+    out = colour_chords([_ch(0, 4, "E"), _ch(4, 4, "A"), _ch(8, 4, "F")], key=C, extensions=lofi)
+    # V/vi must not become Emaj7 (D# against the key's D); V/ii takes the dominant colour.
+    assert [c.chord.symbol() for c in out] == ["E", "A9", "Fmaj7"]
+    ballad = {"IV": "maj7", "vi": "min7", "ii": "min7"}
+    out = colour_chords([_ch(0, 4, "D")], key=A_MINOR, extensions=ballad)
+    assert out[0].chord.symbol() == "D"  # the dorian IV in A minor, not Dmaj7 (C#)
+
+
+def _span(chords, a, b):
+    return [(c.start_beat - a, c.chord) for c in chords if a <= c.start_beat < b]
+
+
+def test_prompt_chorus_colours_the_loops_repeat():
+    from tunesmith.brief import BriefReader
+    from tunesmith.brief.song import lead_sheet_from_brief
+
+    brief = BriefReader().understand("a slow, bittersweet piano ballad about leaving home")
+    varied = 0
+    for seed in range(4):
+        plan = lead_sheet_from_brief(brief, length_s=120, seed=seed)
+        period = plan.hook.bars * plan.lead.beats_per_bar
+        loop = [(c.start_beat, c.chord) for c in plan.progression]
+        for sec in plan.lead.sections:
+            if sec.kind != "chorus" or sec.duration_beats < 2 * period:
+                continue
+            first = _span(plan.lead.chords, sec.start_beat, sec.start_beat + period)
+            second = _span(plan.lead.chords, sec.start_beat + period, sec.start_beat + 2 * period)
+            assert first == loop  # the hook's first statement keeps the loop as written
+            varied += second != first
+            for _, chord in second:
+                name = device_of(chord, plan.lead.key)
+                assert name is None or name in ALLOWED[plan.lead.key.mode], chord
+    assert varied > 0
