@@ -124,7 +124,7 @@ def _plain(c: Chord) -> bool:
 
 def _passing(prev: Chord, target: Chord, key: Key,
              rng: np.random.Generator) -> list[tuple[ChordSymbol, float]]:
-    """Devices that may take the end of `prev` on the way to `target` in a major key: (chord,
+    """Devices that may take the end of `prev` on the way to `target`: (chord,
     rate). Secondary dominants lead to ii, V or vi; iv and bVII sit between IV and I, bVII
     between I and IV, iv between IV and V and bVI between IV, ii or vi and V; in a minor key
     the major I (V/iv) leads from i to iv and the major II (V/V) to V."""
