@@ -62,8 +62,22 @@ def colour_chords(chords: list[Chord], *, key: Key, extensions: dict[str, str]) 
             q = extensions.get("dom")
         if q is None:
             q = extensions.get(c.chord.quality)
+        if q and roman not in _DOMINANTS and not _adds_key_tones(c.chord, q, key):
+            # A chord from outside the key (a secondary dominant, a borrowed or dorian chord):
+            # the style's colour for its numeral or quality would add a tone that is in neither
+            # (E as V/vi in C made Emaj7, its D# against the key's D). A major triad takes the
+            # dominant colour when that stays in the key (E7); else it stays a triad.
+            q = extensions.get("dom") if c.chord.triad_quality == "maj" else None
+            if q and not _adds_key_tones(c.chord, q, key):
+                q = None
         out.append(replace(c, chord=ChordSymbol(c.chord.root, q, c.chord.bass)) if q else c)
     return out
+
+
+def _adds_key_tones(chord: ChordSymbol, quality: str, key: Key) -> bool:
+    """Whether `chord` extended to `quality` adds only tones of `key`'s scale."""
+    added = set(ChordSymbol(chord.root, quality).pitch_classes) - set(chord.pitch_classes)
+    return added <= set(key.scale)
 
 
 def _part_notes(part: Part, lead: Score, ctx: Context, rng: np.random.Generator,

@@ -16,6 +16,7 @@ from tunesmith.brief.hook import WrittenHook, write_hook
 from tunesmith.brief.model import SongBrief
 from tunesmith.brief.orchestra import adapt_style, finish_score
 from tunesmith.brief.progression import chorus_progression
+from tunesmith.compose.variety import colour_section
 from tunesmith.config import DEFAULT_LENGTH_S
 from tunesmith.score import Chord, Score, Section, Track
 
@@ -23,6 +24,7 @@ log = logging.getLogger(__name__)
 
 LONG_HOOK_FROM_BPM = 118.0  # at this tempo and above, the hook takes 8 bars (else 4)
 QUIET_ENDING_ENERGY = 0.2
+_LOOP_COLOUR_STREAM = 11  # seeds the chorus loop's second statement apart from the hook's draws
 
 
 @dataclass(slots=True)
@@ -68,7 +70,10 @@ def lead_sheet_from_brief(brief: SongBrief, *, length_s: float | None = None,
     lead = compose(list(hook.notes), key=key, tempo_bpm=brief.tempo_bpm, beats_per_bar=bpb,
                    compound=compound, length_s=length, seed=seed, form=form,
                    harmony=brief.harmony, mood=float(np.clip(brief.mood.valence, -1.0, 1.0)))
-    lead = keep_hook_harmony(lead, hook, progression)
+    varied = None if brief.harmony == "simple" else colour_section(
+        progression, hook.notes, key=key,
+        rng=np.random.default_rng([_LOOP_COLOUR_STREAM, seed & 0xFFFFFFFF]))
+    lead = keep_hook_harmony(lead, hook, progression, varied=varied)
     lead = shape_lead(lead, brief)
     flats = key.uses_flats
     info = {
@@ -88,10 +93,14 @@ def lead_sheet_from_brief(brief: SongBrief, *, length_s: float | None = None,
 HOOK_MATCH_SHARE = 0.8  # a span sings the hook when this share of its notes are the hook's
 
 
-def keep_hook_harmony(lead: Score, hook: WrittenHook, progression: list[Chord]) -> Score:
+def keep_hook_harmony(lead: Score, hook: WrittenHook, progression: list[Chord], *,
+                      varied: list[Chord] | None = None) -> Score:
     """Wherever the lead sheet sings the hook, put back the progression it was written over
     (compose harmonises the whole song; the chorus keeps the chords chosen for the mood and
-    style). Other sections keep compose's harmony."""
+    style). Other sections keep compose's harmony. `varied`, when given, is the progression
+    with pop colour (`compose.variety`: a sus4, a secondary dominant...) that the hook's second
+    statement in each chorus takes: a loop sung twice over the very same chords is plainer than
+    real pop choruses, which colour the repeat."""
     bpb = lead.beats_per_bar
     period = hook.bars * bpb
     want = {(round(n.start_beat, 3), n.pitch % 12) for n in hook.notes}
@@ -99,16 +108,21 @@ def keep_hook_harmony(lead: Score, hook: WrittenHook, progression: list[Chord]) 
     if melody is None or not want:
         return lead
     spans = []
+    repeats = set()  # spans that are a chorus's second (fourth...) statement of the hook
     for sec in lead.sections:
         if sec.kind != "chorus":
             continue
         start = sec.start_beat
+        k = 0
         while start + period <= sec.end_beat + 1e-6:
             sung = {(round(n.start_beat - start, 3), n.pitch % 12) for n in melody.notes
                     if start - 1e-6 <= n.start_beat < start + period - 1e-6}
             if len(sung & want) >= HOOK_MATCH_SHARE * len(want):
                 spans.append(start)
+                if k % 2 == 1:
+                    repeats.add(start)
             start += period
+            k += 1
     if not spans:
         return lead
     chords: list[Chord] = []
@@ -119,7 +133,8 @@ def keep_hook_harmony(lead: Score, hook: WrittenHook, progression: list[Chord]) 
             pieces = [seg for lo, hi in pieces
                       for seg in ((lo, min(hi, a)), (max(lo, b), hi)) if seg[1] - seg[0] > 1e-6]
         chords += [Chord(lo, hi - lo, c.chord) for lo, hi in pieces]
-    chords += [replace(c, start_beat=c.start_beat + a) for a in spans for c in progression]
+    chords += [replace(c, start_beat=c.start_beat + a) for a in spans
+               for c in (varied if varied is not None and a in repeats else progression)]
     log.info("chorus harmony: the hook's progression in %d spans", len(spans))
     return replace(lead, chords=sorted(chords, key=lambda c: c.start_beat))
 

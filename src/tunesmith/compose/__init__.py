@@ -33,6 +33,7 @@ from tunesmith.compose.melody import (
 from tunesmith.compose.melody_model import MelodyModel
 from tunesmith.compose.meter import Meter
 from tunesmith.compose.originality import NGRAM_NOTES, OriginalityIndex
+from tunesmith.compose.variety import colour_section
 from tunesmith.compose.writer import SectionWriter, answer_plan, plan_section, provisional_melody
 from tunesmith.config import DEFAULT_LENGTH_S
 from tunesmith.errors import TunesmithError
@@ -45,6 +46,7 @@ MIN_LENGTH_S = 20.0
 MAX_LENGTH_S = 900.0
 WRITERS = ("model", "rules")
 _GENERATED = ("verse", "prechorus", "bridge", "solo")
+_COLOUR_STREAM = 7  # seeds the harmonic colour apart from the section's melody draws
 
 __all__ = ["DEFAULT_FORM", "DEFAULT_LENGTH_S", "WRITERS", "ComposeError", "compose",
            "melody_originality", "transpose_to_key"]
@@ -105,6 +107,16 @@ class _Song:
         return harmonize(notes, key=self.key, start_beat=0.0, n_bars=bars,
                          beats_per_bar=self.meter.beats_per_bar, open_ending=open_ending,
                          start_on_tonic=start_on_tonic, seed=seed, **self.harmony_options)
+
+    def colour(self, chords: list[Chord], notes: Sequence[Note], index: int) -> list[Chord]:
+        """The section's chords with pop songwriters' devices (`variety.py`): suspensions,
+        secondary dominants, borrowed chords. The harmoniser alone picks plain diatonic triads
+        a few bars at a time; "simple" harmony asks for exactly that, so it is left alone."""
+        if self.harmony_options.get("harmony") == "simple":
+            return chords
+        # index -1 (the chorus) and up, seed masked: SeedSequence takes non-negative entropy only
+        rng = np.random.default_rng([_COLOUR_STREAM, index + 1, self.seed & 0xFFFFFFFF])
+        return colour_section(chords, notes, key=self.key, rng=rng)
 
 
 def compose(melody: Sequence[Note], *, key: Key, tempo_bpm: float, beats_per_bar: int = 4,
@@ -208,9 +220,10 @@ def _material(song: _Song, fs: FormSection, index: int, materials: dict[str, _Ma
     if source is not None and _bars_of(source, bpb) == fs.bars:
         chords = list(source.chords)
     else:
-        chords = song.harmonize(provisional_melody(section_plan, song.key, song.meter), bars=fs.bars,
-                                seed=song.seed + index, open_ending=ending == "open",
-                                start_on_tonic=fs.kind == "verse")
+        provisional = provisional_melody(section_plan, song.key, song.meter)
+        chords = song.harmonize(provisional, bars=fs.bars, seed=song.seed + index,
+                                open_ending=ending == "open", start_on_tonic=fs.kind == "verse")
+        chords = song.colour(chords, provisional, index)
     written = _writer(song, materials).write(section_plan, chords, seed=seed)
     if written.match.found:
         log.warning("%s still shares %d notes with a training song", fs.label, written.match.notes)
@@ -238,7 +251,10 @@ def _chorus(song: _Song, fs: FormSection, seed: int) -> _Material:
     progression = song.form.progression(song.key, beats_per_bar=bpb)
     if progression is None or _bars_of(_Material([], progression), bpb) != fs.bars:
         part = chorus_melody(song.hook, bars=fs.bars, beats_per_bar=bpb, key=song.key)
-        return _Material(part, song.harmonize(part, bars=fs.bars, seed=song.seed))
+        chords = song.harmonize(part, bars=fs.bars, seed=song.seed)
+        if song.writer == "model":  # the rules writer stays the earlier baseline
+            chords = song.colour(chords, part, -1)
+        return _Material(part, chords)
     hum_bars = min(fs.bars, 8 if song.hook.bars >= 8 else 4)
     part = chorus_melody(song.hook, bars=hum_bars, beats_per_bar=bpb, key=song.key) \
         if song.hook.bars < hum_bars else [n for n in song.hook.notes if n.start_beat < hum_bars * bpb]
