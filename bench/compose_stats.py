@@ -146,7 +146,9 @@ def main() -> None:
         sheet, tempo = load_pop909(folder)
         human_rows.append(stats(sheet))
         our_rows.append(stats(ours(sheet, tempo)))
-    print(f"POP909 validation songs {args.first}-{args.last}: {len(human_rows)} songs (mean ± sd)")
+    split = ("training" if args.last <= 800 else "validation" if args.first > 800 and args.last <= 850
+             else "test" if args.first > 850 else "mixed-split")
+    print(f"POP909 {split} songs {args.first}-{args.last}: {len(human_rows)} songs (mean ± sd)")
     print(f"{'statistic':<22} {'POP909 (human)':>18} {'tunesmith':>18} {'ratio':>7}")
     for k in human_rows[0]:
         h = np.array([r[k] for r in human_rows])
