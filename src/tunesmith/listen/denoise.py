@@ -80,9 +80,16 @@ def frame_power(x: np.ndarray, centres: np.ndarray) -> np.ndarray:
     `centres` (zeros outside `x`), as `stft_power` gives them (within float32 rounding) for
     the frames it centres there: for a stream, which needs a few of them at a time."""
     win = _hann()
-    idx = np.asarray(centres, dtype=np.int64)[:, None] + np.arange(-FRAME // 2, FRAME // 2)
-    inside = (idx >= 0) & (idx < x.size)
-    frames = np.where(inside, x[np.clip(idx, 0, max(x.size - 1, 0))] if x.size else 0.0, 0.0)
+    centres = np.asarray(centres, dtype=np.int64)
+    if centres.size and centres.min() >= FRAME // 2 and centres.max() + FRAME // 2 <= x.size:
+        # every frame inside `x` (a stream's usual case): gathered without the zero padding,
+        # the same values about ten times faster
+        frames = np.lib.stride_tricks.sliding_window_view(x, FRAME)[centres - FRAME // 2]
+    else:
+        idx = centres[:, None] + np.arange(-FRAME // 2, FRAME // 2)
+        inside = (idx >= 0) & (idx < x.size)
+        frames = np.where(inside, x[np.clip(idx, 0, max(x.size - 1, 0))] if x.size else 0.0,
+                          0.0)
     spec = np.fft.rfft(frames * win, axis=1) / win.sum()
     return (np.abs(spec) ** 2).T.astype(np.float32)
 

@@ -75,12 +75,24 @@ def estimate_room(power: np.ndarray, *, sample_rate: int) -> Room | None:
     """The room of a recording, from its power spectrogram (bins, frames: `denoise.stft_power`
     of consecutive audio at `sample_rate`), or None when it sounds dry (or too noisy to tell):
     then `suppress_late_reverb` must not run. See the module notes."""
-    from scipy.ndimage import uniform_filter1d
-
     if power.shape[1] < 4 * FRAME // HOP:
         return None
-    band = power[BIN_RANGE[0]:BIN_RANGE[1]]
-    level = 10.0 * np.log10(uniform_filter1d(band, LEVEL_SMOOTH_FRAMES, axis=1) + 1e-14)
+    return room_from_levels(band_levels(power[BIN_RANGE[0]:BIN_RANGE[1]]), sample_rate=sample_rate)
+
+
+def band_levels(band: np.ndarray) -> np.ndarray:
+    """The smoothed level (dB) of each bin-frame of `band` (the BIN_RANGE rows of a power
+    spectrogram) that `room_from_levels` reads: split from `estimate_room` so that a stream
+    can keep the levels of the audio heard so far and only add new frames."""
+    from scipy.ndimage import uniform_filter1d
+
+    return 10.0 * np.log10(uniform_filter1d(band, LEVEL_SMOOTH_FRAMES, axis=1) + 1e-14)
+
+
+def room_from_levels(level: np.ndarray, *, sample_rate: int) -> Room | None:
+    """`estimate_room` from the recording's `band_levels` (bins of BIN_RANGE, frames)."""
+    if level.shape[1] < 4 * FRAME // HOP:
+        return None
     strong = level > np.percentile(level, FLOOR_PERCENTILE, axis=1, keepdims=True) \
         + STRONG_ABOVE_FLOOR_DB
     drops = {}
@@ -92,9 +104,9 @@ def estimate_room(power: np.ndarray, *, sample_rate: int) -> Room | None:
         if ok.sum() < MIN_STRONG_CELLS:
             return None
         drops[lag_s] = float(np.percentile((level[:, :-k] - level[:, k:])[ok], DROP_PERCENTILE))
+        if lag_s == GATE_LAG_S and drops[lag_s] >= GATE_MAX_DROP_DB:
+            return None  # dry: the slope lags are not needed (a stream asks again and again)
     gate = drops[GATE_LAG_S]
-    if gate >= GATE_MAX_DROP_DB:
-        return None
     growth = drops[SLOPE_LAGS_S[1]] - drops[SLOPE_LAGS_S[0]]
     rt60 = 60.0 * (SLOPE_LAGS_S[1] - SLOPE_LAGS_S[0]) / max(growth, 1e-3) / SLOPE_BIAS
     rt60 = float(np.clip(rt60, *RT60_RANGE_S))

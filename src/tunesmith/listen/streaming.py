@@ -7,13 +7,30 @@
     update = stream.finish()                 # the rest; stream.notes holds the whole take
 
 Each update analyses a short window with the offline transcriber's own stages (prepare,
-noise reduction, pitch tracking, note segmentation), from CONTEXT_S before the last final note
-to the newest audio. The recording-wide levels those stages measure (the noise spectrum, the
-loud level the silence floor hangs from, the background level, the median onset strength and
-loudness of voiced frames) come from everything heard so far rather than from the whole take,
-which is all that differs from `transcribe`. A note is final once the analysis has run
-FINAL_LAG_S past its end, and never changes afterwards; the notes after it are provisional (the
-last one is usually the note being sung).
+late-reverberation suppression when there is a room, noise reduction, pitch tracking, note
+segmentation), from CONTEXT_S before the last final note to the newest audio. The
+recording-wide quantities those stages measure (the room, the noise spectrum, the loud level
+the silence floor hangs from, the background level, the median onset strength and loudness of
+voiced frames) come from everything heard so far rather than from the whole take, which is all
+that differs from `transcribe`. A note is final once the analysis has run FINAL_LAG_S past its
+end, and never changes afterwards; the notes after it are provisional (the last one is usually
+the note being sung).
+
+The room (`dereverb.estimate_room`, from the levels of every STFT frame heard so far) is
+estimated after ROOM_FIRST_S of audio, again every ROOM_EVERY_S or ROOM_EVERY_FRACTION of what
+was heard (whichever is longer), and at the end, over the frames `transcribe` reads. Dry and
+noisy takes get none and stream exactly as before. With one, each window is analysed as
+`transcribe` analyses the whole take: the late reverberation is suppressed (causal, so exact
+given DEREVERB_CONTEXT before the part that matters), the noise is learnt from and subtracted
+in that audio, the pitch tracker's evidence comes from it and the loudness from the take
+itself, and the segmenter uses `notes.for_reverberant_take`; the pitch frames analysed with
+another room (or none) are analysed again. What still differs on a reverberant take: the notes
+finalised before the room is known, and the statistics learnt from that audio (its noise
+spectra and onset strengths are the unsuppressed ones). `estimate_room` wants 2000 strong
+bin-frames, which a reverberant take gathers slowly: on ssvd-dev in a room of RT60 0.6 s the
+room is known after 1-9 s of most takes, 13-20 s of a few, and only at the end of two. The
+streamed notes agree with offline at F1 0.949 there (0.800 without the suppression; 0.978 if
+the whole take's room were known from the start).
 
 The polyphonic-input check runs on the finished audio as it goes; `finish()` raises
 PolyphonicInputError as `transcribe` would (`polyphony` shows the running estimate, e.g. to
@@ -27,11 +44,18 @@ tracker's per-frame evidence (candidates, loudness, brightness, onset strength) 
 every frame whose audio is final (redone when the noise estimate moves, NOISE_REUSE_DB), and
 its Viterbi pass continues from the state before the window, redone only from the first frame
 whose evidence changed (`pitch.StreamViterbi`). What each update still does over the whole
-window: the voicing floor, the backtracking and the note segmentation. Together about 2.7x the
-CPU of `transcribe` on clean ssvd-dev takes, 3.1x with noise (bench/README.md). Updates come at
-most every `update_interval_s` and no more often than every WINDOW_COST_RATIO x the window
-length (a note held for a long time makes the window long). Memory: the 16 kHz audio and the
-pitch frames of the window, plus about 35 kB per second of history for the noise estimate.
+window: the voicing floor, the backtracking and the note segmentation. Together about 2.8x the
+CPU of `transcribe` on clean ssvd-dev takes, 3.0x with noise (bench/README.md). The room check
+costs every take a little (the levels of the new STFT frames, and the estimates, each over the
+whole history but less often as it grows: about 4 % of the stream's CPU on a clean take). With
+a room, each update also suppresses the reverberation of its newest audio (the suppressed
+samples whose audio is final are kept, as the high-pass's are) and the window's pitch frames
+are analysed again whenever the room estimate moves: about 3.5x the CPU of `transcribe` on
+reverberant takes. Updates come at most every `update_interval_s` and no more often than every
+WINDOW_COST_RATIO x the window length (a note held for a long time makes the window long).
+Memory: the 16 kHz audio and the pitch frames of the window, plus about 35 kB per second of
+history for the noise estimate and 79 kB per second for the room's (157 bins x 125 frames of
+float32 levels).
 """
 
 from __future__ import annotations
@@ -47,11 +71,16 @@ from tunesmith.errors import InputAudioError, NoMelodyError
 from tunesmith.listen.audio import MAX_INPUT_DURATION_S
 from tunesmith.listen.denoise import FRAME as NOISE_FRAME
 from tunesmith.listen.denoise import HOP as NOISE_HOP
-from tunesmith.listen.denoise import NoiseProfile, frame_power, learn_noise, subtract_noise
+from tunesmith.listen.denoise import NoiseProfile, frame_power, learn_noise, stft, subtract_noise
+from tunesmith.listen.dereverb import BIN_RANGE as ROOM_BINS
+from tunesmith.listen.dereverb import CONTEXT_S as DEREVERB_CONTEXT_S
+from tunesmith.listen.dereverb import LEVEL_SMOOTH_FRAMES as ROOM_SMOOTH_FRAMES
+from tunesmith.listen.dereverb import Room, room_from_levels, suppress_late_reverb
 from tunesmith.listen.notes import (
     DEFAULT_SEGMENT_PARAMS,
     SegmentParams,
     _bridge_holes,
+    for_reverberant_take,
     segment_notes,
 )
 from tunesmith.listen.pitch import (
@@ -95,8 +124,18 @@ HIGHPASS_SETTLE = 1200  # 16 kHz samples (75 ms): the high-pass's backward pass 
 RESAMPLE_CONTEXT = 800  # 16 kHz samples (50 ms, twice the resampler's delay) of audio before the
 # stream resampler's end that the newest audio is resampled with (see _resample_tail) ...
 RAW_TAIL_S = 0.25  # ... from the newest input audio, kept for it
-KEEP_BEFORE = 1280  # 16 kHz samples kept before the window: the context of its first frames
-# (half a pitch frame + the denoiser's frame + the onset strength's FLUX_LAG frames)
+DEREVERB_CONTEXT = -(-int(round(DEREVERB_CONTEXT_S * INTERNAL_SAMPLE_RATE)) // NOISE_HOP) * NOISE_HOP
+# 16 kHz samples (1792, 112 ms, on the STFT grid): late-reverberation suppression of a piece of
+# the take gives the whole take's samples from this far into the piece on
+KEEP_BEFORE = 1280 + DEREVERB_CONTEXT  # 16 kHz samples kept before the window: the context of
+# its first frames (half a pitch frame + the denoiser's frame + the onset strength's FLUX_LAG
+# frames, and the reverberation suppression's context before those)
+ROOM_FIRST_S = 1.0  # the room is first estimated once this much audio is heard ...
+ROOM_EVERY_S = 1.0  # ... then again after this much more audio ...
+ROOM_EVERY_FRACTION = 0.5  # ... or this fraction of what was heard, if longer: each estimate
+# reads the whole history, so a fixed interval would cost in proportion to the square of the
+# take's length; this way the estimates together cost at most (1 + 1 / 0.5) = 3 times the
+# last one (each about 0.15 ms per second of take)
 NOISE_REUSE_DB = 1.0  # pitch frames analysed with a noise estimate this close (total power,
 NOISE_REUSE_FACTOR = 1.1  # and over-subtraction within this ratio) are kept; further: redone
 _GEO = FrameGeometry.of()
@@ -154,6 +193,16 @@ class StreamingTranscriber:
         self._frame0 = 0
         self._carry: np.ndarray | None = None  # the log spectra the next frame's flux needs
         self._frames_noise: NoiseProfile | None = None  # the noise they were analysed with
+        self._frames_room: Room | None = None  # and the room (None: no reverberation removed)
+        self._room: Room | None = None  # the room heard so far (None: dry, or not known yet)
+        self._room_levels = _RoomLevels()  # every STFT frame's level, for estimating it
+        self._room_due = int(ROOM_FIRST_S * INTERNAL_SAMPLE_RATE / NOISE_HOP)  # frames
+        # the audio with its late reverberation suppressed (for _room_dry): final from _dry0
+        # to _dry0 + _dry_final.size, and this update's (_dry_now: final + newest samples)
+        self._dry_room: Room | None = None
+        self._dry0 = 0
+        self._dry_final = np.zeros(0, dtype=np.float32)
+        self._dry_now: np.ndarray | None = None
         self._viterbi = StreamViterbi()
         self._commit_s = 0.0  # everything before this is final
         self._hist_end16 = 0  # history statistics cover 16 kHz samples [0, _hist_end16)
@@ -179,6 +228,12 @@ class StreamingTranscriber:
     @property
     def received_s(self) -> float:
         return self._received / self.sample_rate
+
+    @property
+    def room(self) -> Room | None:
+        """The room the take sounds recorded in so far (None: dry, or not enough heard yet):
+        with one, late reverberation is suppressed as `transcribe` does (`dereverb`)."""
+        return self._room
 
     @property
     def polyphony(self) -> PolyphonyEstimate:
@@ -279,11 +334,20 @@ class StreamingTranscriber:
         self._analysed_until = self._received
         self.analyses += 1
 
+        room = self._update_room(end16, last=last)
+        self._dry_now = None
+
         # noise reduction with the noise learnt from everything heard so far: the spectra of
-        # the frames after the history (the STFT frames the history keeps, see NOISE_DECIMATION)
+        # the frames after the history (the STFT frames the history keeps, see NOISE_DECIMATION),
+        # of the audio without its late reverberation when there is a room (as offline)
         step = NOISE_HOP * NOISE_DECIMATION
         spec_at = np.arange(-(-self._hist_end16 // step), -(-end16 // step)) * step  # centres
-        power = frame_power(self._hp, spec_at - self._buf0)
+        if room is not None and spec_at.size:
+            d0, dry = self._dry_from(max(self._buf0, int(spec_at[0]) - NOISE_FRAME // 2), end16,
+                                     room)
+            power = frame_power(dry, spec_at - d0)
+        else:
+            power = frame_power(self._hp, spec_at - self._buf0)
         fresh = spec_at + NOISE_FRAME // 2 <= end16
         noise = None
         if self._noise_samples + max(0, end16 - self._hist_end16) >= 4 * NOISE_FRAME:
@@ -291,19 +355,20 @@ class StreamingTranscriber:
             noise = learn_noise(pool) if pool.shape[1] else None
 
         i0 = w0_16 // _TRACK_HOP
-        frames = self._pitch_frames(i0, end16, noise, last=last)
+        frames = self._pitch_frames(i0, end16, noise, room, last=last)
         earlier = np.concatenate(self._loud_hist)[:i0] if self._loud_hist else None
         track = decode_pitch(frames, earlier_loudness_db=earlier, noisy=noise is not None,
                              decoder=partial(self._viterbi.decode, i0))
         frame_at = (i0 + np.arange(track.times_s.size)) * _TRACK_HOP
-        voiced = _bridge_holes(track.voiced, int(round(self.params.max_hole_s / track.hop_s)))
+        params = self.params if room is None else for_reverberant_take(self.params)
+        voiced = _bridge_holes(track.voiced, int(round(params.max_hole_s / track.hop_s)))
         fresh_voiced = voiced & (frame_at >= self._hist_end16)
         flux = np.concatenate([*self._flux_hist, track.onset_strength[fresh_voiced]])
         reference = float(np.median(flux)) if flux.size else None
         level = np.concatenate([*self._voiced_loud_hist, track.loudness_db[fresh_voiced]])
         level_db = float(np.median(level)) if level.size else None
         heard = [replace(n, onset_s=n.onset_s + t0, offset_s=n.offset_s + t0)
-                 for n in segment_notes(track, self.params, onset_reference=reference,
+                 for n in segment_notes(track, params, onset_reference=reference,
                                         loudness_reference_db=level_db)]
 
         final, provisional = self._split_final(heard, now_s=end16 / sr16, last=last)
@@ -318,6 +383,7 @@ class StreamingTranscriber:
         new_end16 = end16 if last else min(end16, int(self._commit_s * sr16))
         if new_end16 > self._hist_end16:
             self._push_history(x, w0_16, new_end16, power, spec_at, track, voiced, frame_at)
+        self._dry_now = None
         # the next window starts CONTEXT_S before the commit point, on the alignment grid
         start16 = max(0, int((self._commit_s - CONTEXT_S) * sr16)) // ALIGN_16K * ALIGN_16K
         self._w0 = max(self._w0, start16)
@@ -325,6 +391,9 @@ class StreamingTranscriber:
         if keep > self._buf0:
             self._hp = self._hp[keep - self._buf0:]
             self._buf0 = keep
+            if keep > self._dry0:
+                self._dry_final = self._dry_final[keep - self._dry0:]
+                self._dry0 = keep
             self._highpass.forget(keep)
         i0 = self._w0 // _TRACK_HOP
         if self._frames is not None and i0 > self._frame0:
@@ -335,19 +404,22 @@ class StreamingTranscriber:
                 self._frame0 = i0
         return final
 
-    def _pitch_frames(self, i0: int, end16: int, noise: NoiseProfile | None, *,
-                      last: bool) -> PitchFrames:
+    def _pitch_frames(self, i0: int, end16: int, noise: NoiseProfile | None, room: Room | None,
+                      *, last: bool) -> PitchFrames:
         """The pitch tracker's frames of the window (frames i0.. up to the end of the audio, as
         `track_pitch` frames it): the cached ones, and the rest analysed now. A frame is cached
-        once its audio (with the denoiser's and the high-pass filter's reach) is final; all of
-        them are analysed again when the noise estimate has moved (NOISE_REUSE_DB)."""
+        once its audio (with the denoiser's, the reverberation suppression's and the high-pass
+        filter's reach) is final; all of them are analysed again when the noise estimate has
+        moved (NOISE_REUSE_DB) or the room estimate changed."""
         geo = _GEO
         n_total = i0 + max(1, -(-(end16 - self._w0) // geo.hop))
-        if self._frames is None or _noise_moved(noise, self._frames_noise):
+        if (self._frames is None or _noise_moved(noise, self._frames_noise)
+                or room != self._frames_room):
             self._frame0 = max(0, i0 - FLUX_LAG)  # the flux of frame i0 needs those before it
             self._frames = _no_frames()
             self._carry = None
             self._frames_noise = noise
+            self._frames_room = room
         g0 = self._frame0 + len(self._frames)
         if g0 < n_total:
             lo = g0 * geo.hop - geo.pad_left  # the audio frames g0..n_total-1 reach
@@ -355,24 +427,84 @@ class StreamingTranscriber:
             reach = NOISE_FRAME if noise is not None else 0  # the denoiser's frames
             a = max(self._buf0, (lo - reach) // NOISE_HOP * NOISE_HOP)  # on the STFT grid
             b = min(end16, hi + reach)
-            sig = self._hp[a - self._buf0:b - self._buf0]
+            if room is None:
+                sig = self._hp[a - self._buf0:b - self._buf0]
+            else:  # pitch, brightness and onset strength without the late reverberation
+                d0, dry = self._dry_from(a, end16, room)
+                sig = dry[a - d0:b - d0]
             if noise is not None and sig.size:
                 sig = subtract_noise(sig, noise, sample_rate=INTERNAL_SAMPLE_RATE)
             padded = np.zeros(hi - lo, dtype=np.float32)  # zeros outside the audio heard
             c, d = max(a, lo), min(b, hi)
             if d > c:
                 padded[c - lo:d - lo] = sig[c - a:d - a]
-            # frames whose last sample is final at the denoiser's reach (all of them at the end)
+            levels = None
+            if room is not None:  # loudness from the take itself, as `transcribe` measures it
+                levels = np.zeros(hi - lo, dtype=np.float32)
+                c, d = max(self._buf0, lo), min(end16, hi)
+                if d > c:
+                    levels[c - lo:d - lo] = self._hp[c - self._buf0:d - self._buf0]
+            # frames whose last sample is final at the reach of the STFT stages (the
+            # denoiser's and the reverberation suppression's; all of them at the end)
+            final_reach = NOISE_FRAME * ((noise is not None) + (room is not None))
             done = n_total if last else (
-                (self._hp_done - reach - (geo.frame_len - geo.pad_left)) // geo.hop + 1)
+                (self._hp_done - final_reach - (geo.frame_len - geo.pad_left)) // geo.hop + 1)
             done = min(max(done, g0), n_total)
             new, self._carry = frame_features(padded, n_total - g0, geo, self._carry,
-                                              carry_at=done - g0)
+                                              carry_at=done - g0, levels_padded=levels)
             self._frames = PitchFrames.concatenate([self._frames, new[:done - g0]])
             if done < n_total:
                 return PitchFrames.concatenate([self._frames[i0 - self._frame0:],
                                                 new[done - g0:]])
         return self._frames[i0 - self._frame0:n_total - self._frame0]
+
+    def _update_room(self, end16: int, *, last: bool) -> Room | None:
+        """Add the levels of the STFT frames whose audio is final (all of them at the end) to
+        the room history, and estimate the room again when due (ROOM_EVERY_S, and at the end,
+        which then reads the frames `transcribe` reads). Returns the room now known."""
+        if last:  # the frames scipy's STFT has for the whole take (zeros after its end)
+            k_hi = -(-end16 // NOISE_HOP) + 1
+        else:
+            k_hi = max(0, (self._hp_done - NOISE_FRAME // 2) // NOISE_HOP + 1)
+        k_lo = self._room_levels.frames
+        if k_hi > k_lo:
+            centres = np.arange(k_lo, k_hi) * NOISE_HOP
+            self._room_levels.push(frame_power(self._hp, centres - self._buf0)[
+                ROOM_BINS[0]:ROOM_BINS[1]])
+        frames = self._room_levels.frames
+        if not last and frames < self._room_due:
+            return self._room
+        heard_s = frames * NOISE_HOP / INTERNAL_SAMPLE_RATE
+        self._room_due = frames + int(max(ROOM_EVERY_S, ROOM_EVERY_FRACTION * heard_s)
+                                      * INTERNAL_SAMPLE_RATE / NOISE_HOP)
+        # as `transcribe`: a take too short for noise reduction gets no room either
+        room = None if end16 < 4 * NOISE_FRAME else room_from_levels(
+            self._room_levels.levels(), sample_rate=INTERNAL_SAMPLE_RATE)
+        if room != self._room:
+            log.debug("room after %.1f s: %s", heard_s, room)
+        self._room = room
+        return room
+
+    def _dry_from(self, a: int, end16: int, room: Room) -> tuple[int, np.ndarray]:
+        """The audio with its late reverberation suppressed, as for the whole take, from sample
+        `a` (on the STFT grid) or earlier to the newest: (its first sample's index, samples).
+        What is final is kept (the room unchanged): each update suppresses the newest audio
+        only, from DEREVERB_CONTEXT before it."""
+        if self._dry_now is not None and self._dry0 <= a:
+            return self._dry0, self._dry_now
+        if self._dry_room != room or self._dry0 > a:  # start afresh at `a`
+            self._dry_room, self._dry0 = room, a
+            self._dry_final = np.zeros(0, dtype=np.float32)
+        c = self._dry0 + self._dry_final.size  # the first sample to suppress (on the grid)
+        s = max(self._buf0, c - DEREVERB_CONTEXT)
+        seg = self._hp[s - self._buf0:end16 - self._buf0]
+        spec = stft(seg, sample_rate=INTERNAL_SAMPLE_RATE)
+        new = suppress_late_reverb(seg, room, sample_rate=INTERNAL_SAMPLE_RATE, spec=spec)
+        self._dry_now = np.concatenate([self._dry_final, new[c - s:]])
+        # final: samples whose STFT frames (FRAME / 2 either side) read final audio only
+        done = max(c, min(end16, self._hp_done - NOISE_FRAME) // NOISE_HOP * NOISE_HOP)
+        self._dry_final = self._dry_now[:done - self._dry0]
+        return self._dry0, self._dry_now
 
     def _split_final(self, heard: list[SungNote], *, now_s: float,
                      last: bool) -> tuple[list[SungNote], list[SungNote]]:
@@ -433,6 +565,59 @@ class StreamingTranscriber:
             if pick.size:
                 self._poly_evidence.append(frame_evidence(sub, pick))
         self._hist_end16 = hi
+
+
+class _RoomLevels:
+    """`dereverb.band_levels` of every STFT frame of the take heard so far (the room estimate
+    needs consecutive frames, so the decimated noise history will not do): frames are pushed as
+    their audio becomes final; a level needs the frames around it (the smoothing), so the
+    newest ones are only computed when asked for, as at the end of a whole take. float32, 157
+    bins at 125 frames per second: about 79 kB per second of audio."""
+
+    def __init__(self) -> None:
+        self.frames = 0  # frames pushed
+        self._half = ROOM_SMOOTH_FRAMES // 2
+        self._levels = np.zeros((ROOM_BINS[1] - ROOM_BINS[0], 1024), dtype=np.float32)
+        self._done = 0  # frames whose level is in _levels (room to grow: doubled when full)
+        self._raw = np.zeros((ROOM_BINS[1] - ROOM_BINS[0], 0), dtype=np.float32)  # the power
+        # of the frames after them, and of the _half frames before those (their context)
+
+    def push(self, band: np.ndarray) -> None:
+        """Add the power (bins of BIN_RANGE, frames) of the next frames."""
+        if not band.shape[1]:
+            return
+        if self.frames == 0:  # the start is reflected, as uniform_filter1d does
+            band = np.concatenate([band[:, :self._half][:, ::-1], band], axis=1)
+        self.frames += band.shape[1] - (self._half if self.frames == 0 else 0)
+        self._raw = np.concatenate([self._raw, band], axis=1)
+        level = self._smoothed(self._raw)
+        if level.shape[1]:
+            n = self._done + level.shape[1]
+            if n > self._levels.shape[1]:
+                grown = np.zeros((self._levels.shape[0], max(n, 2 * self._levels.shape[1])),
+                                 dtype=np.float32)
+                grown[:, :self._done] = self._levels[:, :self._done]
+                self._levels = grown
+            self._levels[:, self._done:n] = level
+            self._done = n
+            self._raw = self._raw[:, -2 * self._half:]
+
+    def levels(self) -> np.ndarray:
+        """The levels of every frame pushed (the newest as if the take ended there)."""
+        end = np.concatenate([self._raw, self._raw[:, ::-1][:, :self._half]], axis=1)
+        return np.concatenate([self._levels[:, :self._done], self._smoothed(end)], axis=1)
+
+    def _smoothed(self, raw: np.ndarray) -> np.ndarray:
+        """`band_levels` of the frames of `raw` that have _half frames either side."""
+        n = raw.shape[1] - 2 * self._half
+        if n <= 0:
+            return np.zeros((raw.shape[0], 0), dtype=np.float32)
+        total = raw[:, :n].copy()
+        for j in range(1, 2 * self._half + 1):
+            total += raw[:, j:j + n]
+        total /= 2 * self._half + 1
+        total += 1e-14
+        return 10.0 * np.log10(total)
 
 
 def _noise_moved(now: NoiseProfile | None, then: NoiseProfile | None) -> bool:
