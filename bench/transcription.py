@@ -38,7 +38,8 @@ ONSET_TOLERANCE_S = 0.05
 PITCH_TOLERANCE_CENTS = 50.0
 OFFSET_RATIO = 0.2
 METRICS = ("COnP", "COn", "COnPOff")
-DIAGNOSTIC = "COnP*"  # COnP after removing each file's median label-vs-estimate pitch offset
+DIAGNOSTICS = ("COnP*", "COnPOff*")  # COnP / COnPOff after removing each file's median
+# label-vs-estimate pitch offset (an oracle: how much of the gap is the labels' tuning)
 
 
 @dataclass
@@ -85,8 +86,10 @@ def note_scores(ref: Sequence[SungNote], est: Sequence[SungNote]) -> dict[str, f
         ref_p = np.array([ref[i].pitch for i, _ in pairs])
         est_p = np.array([est[j].pitch for _, j in pairs])
         shift = float(np.median(ref_p - est_p))
-    out[DIAGNOSTIC] = mir_eval.transcription.precision_recall_f1_overlap(
-        ref_iv, ref_hz, est_iv, est_hz * 2.0 ** (shift / 12.0), offset_ratio=None, **common)[2]
+    for name, ratio in zip(DIAGNOSTICS, (None, OFFSET_RATIO), strict=True):
+        out[name] = mir_eval.transcription.precision_recall_f1_overlap(
+            ref_iv, ref_hz, est_iv, est_hz * 2.0 ** (shift / 12.0), offset_ratio=ratio,
+            **common)[2]
     return out
 
 
@@ -132,7 +135,7 @@ def evaluate(files: Sequence[Path], system: Callable[[Path], tuple[list[SungNote
 
 
 def summary(results: Sequence[FileResult]) -> dict[str, float]:
-    out = {m: float(np.mean([r.scores[m] for r in results])) for m in (*METRICS, DIAGNOSTIC)}
+    out = {m: float(np.mean([r.scores[m] for r in results])) for m in (*METRICS, *DIAGNOSTICS)}
     out["xRT"] = sum(r.duration_s for r in results) / max(sum(r.elapsed_s for r in results), 1e-9)
     return out
 
@@ -170,8 +173,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                         "basic-pitch")
         rows["basic-pitch 0.4.0"] = summary(peer)
 
-    cols = (*METRICS, "xRT", DIAGNOSTIC)
-    print(f"\n{'system':<20}" + "".join(f"{c + (' F1' if c not in ('xRT', DIAGNOSTIC) else ''):>12}"
+    cols = (*METRICS, "xRT", *DIAGNOSTICS)
+    print(f"\n{'system':<20}" + "".join(f"{c + (' F1' if c in METRICS else ''):>12}"
                                       for c in cols))
     for name, row in rows.items():
         print(f"{name:<20}" + "".join(f"{row[c]:>12.3f}" for c in cols))
@@ -180,7 +183,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(f"{'ratio ours/peer':<20}" + "".join(f"{a[c] / max(b[c], 1e-9):>12.2f}" for c in cols))
         if not args.no_cache:
             print("(basic-pitch speed from the cached run; --no-cache to measure it again)")
-    print(f"{DIAGNOSTIC}: diagnostic, COnP with each file's median pitch offset to the labels removed")
+    print(f"{', '.join(DIAGNOSTICS)}: diagnostic, COnP and COnPOff with each file's median pitch "
+          "offset to the labels removed")
 
     print("\nour 5 worst files (COnP / COn / COnPOff F1):")
     for r in sorted(ours, key=lambda r: r.scores["COnP"])[:5]:
