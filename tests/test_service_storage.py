@@ -279,3 +279,52 @@ def test_versions_from_before_manifests_are_served_from_local_disk(tmp_path: Pat
     assert manifest is not None and manifest.files == {"song.json": 2, "song.wav": 3}
     assert (folder / MARKER).is_file()
     assert user.manifest(Storage.version_folder("a" * 32, 2)) is None
+
+
+def test_listing_songs_reads_nothing_from_the_store(settings: Settings,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A ready version's files and facts are kept with it when it is published: a song list
+    costs no store reads (a remote store would pay two per version)."""
+    from tunesmith.service.storage import Folder
+
+    with TestClient(create_app(settings)) as c:
+        ann = _user(c, "ann")
+        r = c.post("/api/songs/hum", headers=ann, data={"style": "pop-ballad"},
+                   files={"file": ("take.wav", _wav(seed=2), "audio/wav")})
+        assert Worker(settings, runner=fake_song).run_once()
+
+        def no_reads(*args: object, **kwargs: object) -> None:
+            raise AssertionError("the song list read the store")
+
+        monkeypatch.setattr(Folder, "manifest", no_reads)
+        monkeypatch.setattr(Folder, "read_bytes", no_reads)
+        v = c.get("/api/songs", headers=ann).json()[0]["versions"][0]
+        assert v["files"] == ["song.json", "song.mid", "song.wav", "stems/bass.wav"]
+        assert v["info"]["style"] == "pop-ballad" and v["info"]["duration_s"] == 1.0
+        assert c.get(f"/api/songs/{r.json()['song_id']}", headers=ann).json()["versions"] == [v]
+
+
+def test_a_database_from_before_summaries_is_upgraded(tmp_path: Path) -> None:
+    """A studio database made before versions had a summary column gets it on start; its old
+    ready versions are still listed (from the store)."""
+    import sqlalchemy as sa
+
+    from tunesmith.service.db import init_db, make_engine
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = make_engine(url)
+    with engine.begin() as conn:  # the versions table as it was
+        conn.exec_driver_sql(
+            "CREATE TABLE versions (id VARCHAR(32) PRIMARY KEY, song_id VARCHAR(32) NOT NULL, "
+            "user_id VARCHAR(32) NOT NULL, number INTEGER NOT NULL, kind VARCHAR(20) NOT NULL, "
+            "params JSON NOT NULL, status VARCHAR(20) NOT NULL, folder VARCHAR(500) NOT NULL, "
+            "created_at FLOAT NOT NULL, UNIQUE (song_id, number))")
+        conn.exec_driver_sql(
+            "INSERT INTO versions VALUES ('v1', 's1', 'u1', 1, 'hum', '{}', 'ready', "
+            "'songs/s1/v1', 1.0)")
+    init_db(engine)
+    init_db(engine)  # a second start finds nothing to add
+    with engine.connect() as conn:
+        cols = {c["name"] for c in sa.inspect(conn).get_columns("versions")}
+        row = conn.exec_driver_sql("SELECT status, summary FROM versions").one()
+    assert "summary" in cols and tuple(row) == ("ready", None)

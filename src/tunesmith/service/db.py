@@ -40,6 +40,9 @@ versions = sa.Table(
     sa.Column("status", sa.String(20), nullable=False),  # pending, ready, failed
     sa.Column("folder", sa.String(500), nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
+    # once ready: {"files": [...], "info": {...}} as published, so that listing songs reads no
+    # file from the store (None for versions made before this column existed)
+    sa.Column("summary", sa.JSON),
     sa.UniqueConstraint("song_id", "number"),
 )
 
@@ -95,7 +98,15 @@ def make_engine(url: str) -> sa.Engine:
 
 
 def init_db(engine: sa.Engine) -> None:
+    """Create the tables, and add the columns later versions of the schema added to a
+    database made by an earlier one (nullable columns only: old rows keep working)."""
     metadata.create_all(engine)
+    have = {c["name"] for c in sa.inspect(engine).get_columns("versions")}
+    for column in versions.columns:
+        if column.name not in have:
+            kind = column.type.compile(dialect=engine.dialect)
+            with engine.begin() as conn:
+                conn.exec_driver_sql(f"ALTER TABLE versions ADD COLUMN {column.name} {kind}")
 
 
 def now() -> float:

@@ -126,7 +126,7 @@ class JobQueue:
             return not row.cancel_requested
 
     def finish(self, job: ClaimedJob, status: str, *, error: str | None = None,
-               retry: bool = False) -> bool:
+               retry: bool = False, summary: dict[str, Any] | None = None) -> bool:
         """done / failed / cancelled, fenced by worker id. A failure with `retry` and tries
         left goes back to the queue."""
         with self.engine.begin() as conn:
@@ -141,7 +141,7 @@ class JobQueue:
                 return True
             conn.execute(jobs.update().where(jobs.c.id == job.id).values(
                 status=status, finished_at=now(), error=error, lease_until=None))
-            _mark_version(conn, job.id, "ready" if status == "done" else "failed")
+            _mark_version(conn, job.id, "ready" if status == "done" else "failed", summary)
             _event(conn, job.id, "status", {"status": status, **({"error": error} if error else {})})
             return True
 
@@ -158,6 +158,8 @@ def _event(conn: sa.Connection, job_id: str, kind: str, data: dict[str, Any]) ->
     conn.execute(job_events.insert().values(job_id=job_id, at=now(), kind=kind, data=data))
 
 
-def _mark_version(conn: sa.Connection, job_id: str, status: str) -> None:
+def _mark_version(conn: sa.Connection, job_id: str, status: str,
+                  summary: dict[str, Any] | None = None) -> None:
     vid = conn.execute(sa.select(jobs.c.version_id).where(jobs.c.id == job_id)).scalar_one()
-    conn.execute(versions.update().where(versions.c.id == vid).values(status=status))
+    conn.execute(versions.update().where(versions.c.id == vid).values(
+        status=status, summary=summary if status == "ready" else None))

@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from tunesmith.errors import TunesmithError
 
@@ -89,6 +89,23 @@ class Manifest:
         files = {p.relative_to(folder).as_posix(): p.stat().st_size
                  for p in sorted(folder.rglob("*")) if p.is_file() and p.name != MARKER}
         return cls(files={clean_path(k): v for k, v in files.items()}, published_at=time.time())
+
+
+INFO_KEYS = ("style", "key", "tempo_bpm", "duration_s", "sections", "chords", "master",
+             "time_signature")  # what a song listing shows of a version's song.json
+
+
+def version_info(song_json: Path | bytes | None) -> dict[str, Any] | None:
+    """The listing's facts from a version's song.json (a local file or its bytes; None when
+    the version has none)."""
+    if song_json is None:
+        return None
+    if isinstance(song_json, Path):
+        if not song_json.is_file():
+            return None
+        song_json = song_json.read_bytes()
+    full = json.loads(song_json)
+    return {k: full.get(k) for k in INFO_KEYS}
 
 
 class Storage:

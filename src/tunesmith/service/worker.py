@@ -28,7 +28,7 @@ from tunesmith.service.db import init_db, make_engine, versions
 from tunesmith.service.queue import ClaimedJob, JobQueue
 from tunesmith.service.runner import run_job
 from tunesmith.service.settings import Settings
-from tunesmith.service.storage import SCRATCH_MAX_AGE_S, Folder, clean_path
+from tunesmith.service.storage import SCRATCH_MAX_AGE_S, Folder, clean_path, version_info
 
 if TYPE_CHECKING:
     from tunesmith.render import RenderPool
@@ -157,7 +157,9 @@ class Worker:
                 if not self.queue.heartbeat(job):  # publish only while the job is ours
                     state["ok"] = False
                 still_ours()
-                user.publish(v.folder, out_dir)
+                info = version_info(out_dir / "song.json")  # read before publish moves it
+                manifest = user.publish(v.folder, out_dir)
+                summary = {"files": sorted(manifest.files), "info": info}
         except JobCancelledError:
             self.queue.finish(job, "cancelled")
         except LeaseLostError:
@@ -168,7 +170,7 @@ class Worker:
             log.exception("job %s failed", job.id)
             self.queue.finish(job, "failed", error=f"internal error: {exc}", retry=True)
         else:
-            self.queue.finish(job, "done")
+            self.queue.finish(job, "done", summary=summary)
         finally:
             done.set()
             heart.join(timeout=5)

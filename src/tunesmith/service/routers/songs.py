@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,7 +13,13 @@ from tunesmith.service.db import job_events, jobs, now, songs, versions
 from tunesmith.service.deps import RateLimitedUser, Services, ServicesDep, UserDep
 from tunesmith.service.queue import new_id
 from tunesmith.service.responses import file_response, zip_response
-from tunesmith.service.storage import Folder, Manifest, UnsafePathError, clean_path
+from tunesmith.service.storage import (
+    Folder,
+    Manifest,
+    UnsafePathError,
+    clean_path,
+    version_info,
+)
 from tunesmith.service.uploads import UploadError, UploadTooLargeError, check_upload
 
 log = logging.getLogger(__name__)
@@ -140,8 +145,6 @@ def _ready_version(services: Services, user_id: str, song_id: str, number: int
     return folder, v.folder, manifest
 
 
-_INFO_KEYS = ("style", "key", "tempo_bpm", "duration_s", "sections", "chords", "master",
-              "time_signature")
 
 
 def _song_out(services: Services, user_id: str, row: Any) -> SongOut:
@@ -155,12 +158,12 @@ def _song_out(services: Services, user_id: str, row: Any) -> SongOut:
     for v in vs:
         files: list[str] = []
         info = None
-        manifest = folder.manifest(v.folder) if v.status == "ready" else None
-        if manifest is not None:
-            files = sorted(manifest.files)
+        if v.status == "ready" and v.summary is not None:  # stored when it was published
+            files, info = list(v.summary["files"]), v.summary.get("info")
+        elif v.status == "ready" and (manifest := folder.manifest(v.folder)) is not None:
+            files = sorted(manifest.files)  # a version from before summaries: read the store
             if "song.json" in manifest.files:
-                full = json.loads(folder.read_bytes(f"{v.folder}/song.json"))
-                info = {k: full.get(k) for k in _INFO_KEYS}
+                info = version_info(folder.read_bytes(f"{v.folder}/song.json"))
         params = {k: v2 for k, v2 in dict(v.params).items() if k != "input"}
         out.append(VersionOut(number=v.number, kind=v.kind, status=v.status, params=params,
                               job_id=v.job_id, created_at=v.created_at, files=files, info=info))
