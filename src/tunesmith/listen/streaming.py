@@ -75,7 +75,7 @@ from tunesmith.listen.denoise import NoiseProfile, frame_power, learn_noise, stf
 from tunesmith.listen.dereverb import BIN_RANGE as ROOM_BINS
 from tunesmith.listen.dereverb import CONTEXT_S as DEREVERB_CONTEXT_S
 from tunesmith.listen.dereverb import LEVEL_SMOOTH_FRAMES as ROOM_SMOOTH_FRAMES
-from tunesmith.listen.dereverb import Room, room_from_levels, suppress_late_reverb
+from tunesmith.listen.dereverb import Room, band_levels, room_from_levels, suppress_late_reverb
 from tunesmith.listen.notes import (
     DEFAULT_SEGMENT_PARAMS,
     SegmentParams,
@@ -603,21 +603,18 @@ class _RoomLevels:
             self._raw = self._raw[:, -2 * self._half:]
 
     def levels(self) -> np.ndarray:
-        """The levels of every frame pushed (the newest as if the take ended there)."""
-        end = np.concatenate([self._raw, self._raw[:, ::-1][:, :self._half]], axis=1)
-        return np.concatenate([self._levels[:, :self._done], self._smoothed(end)], axis=1)
+        """The levels of every frame pushed (the newest as if the take ended there: reflected,
+        as `band_levels` pads the end of a whole take)."""
+        end = band_levels(self._raw)[:, self._half:] if self._raw.shape[1] > self._half \
+            else np.zeros((self._raw.shape[0], 0), dtype=np.float32)
+        return np.concatenate([self._levels[:, :self._done], end], axis=1)
 
     def _smoothed(self, raw: np.ndarray) -> np.ndarray:
         """`band_levels` of the frames of `raw` that have _half frames either side."""
         n = raw.shape[1] - 2 * self._half
         if n <= 0:
             return np.zeros((raw.shape[0], 0), dtype=np.float32)
-        total = raw[:, :n].copy()
-        for j in range(1, 2 * self._half + 1):
-            total += raw[:, j:j + n]
-        total /= 2 * self._half + 1
-        total += 1e-14
-        return 10.0 * np.log10(total)
+        return band_levels(raw)[:, self._half:self._half + n]
 
 
 def _noise_moved(now: NoiseProfile | None, then: NoiseProfile | None) -> bool:
