@@ -21,26 +21,25 @@ MAX_SD = 2.0  # timing and velocity variation are clipped at two standard deviat
 
 def swing_time(t: float, ratio: float, unit: float) -> float:
     """Straight time `t` (beats) swung: the second `unit` of each pair starts at `ratio`."""
-    period = 2 * unit
-    base = np.floor(t / period + 1e-9) * period
-    frac = t - base
-    split = period * ratio
-    if frac <= unit:
-        return float(base + frac / unit * split)
-    return float(base + split + (frac - unit) / unit * (period - split))
+    return _warp_pairs(t, unit, unit, 2 * unit * ratio)
 
 
 def unswing_time(t: float, ratio: float, unit: float) -> float:
     """The inverse of `swing_time`: swung time `t` back on the straight grid."""
     if abs(ratio - 0.5) < 1e-3:
         return t
+    return _warp_pairs(t, unit, 2 * unit * ratio, unit)
+
+
+def _warp_pairs(t: float, unit: float, src: float, dst: float) -> float:
+    """Time `t` warped piecewise-linearly within each pair of `unit`s: the point `src` into
+    the pair moves to `dst`, the pair's start and end stay."""
     period = 2 * unit
     base = np.floor(t / period + 1e-9) * period
     frac = t - base
-    split = period * ratio
-    if frac <= split:
-        return float(base + frac / split * unit)
-    return float(base + unit + (frac - split) / (period - split) * unit)
+    if frac <= src:
+        return float(base + frac / src * dst)
+    return float(base + dst + (frac - src) / (period - src) * (period - dst))
 
 
 def apply_swing(notes: list[Note], *, ratio: float, unit: float = 0.5) -> list[Note]:
