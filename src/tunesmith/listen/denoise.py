@@ -60,19 +60,21 @@ def reduce_noise(x: np.ndarray, *, sample_rate: int, spec: np.ndarray | None = N
     STFT (`stft`), when the caller has it already (the transcriber's reverberation check)."""
     if x.size < 4 * FRAME:
         return Denoised(x, None)
-    spec = _stft(x, sample_rate) if spec is None else spec
+    spec = stft(x, sample_rate=sample_rate) if spec is None else spec
     noise = learn_noise(np.abs(spec) ** 2)
     return Denoised(x if noise is None else _subtract(x, spec, noise, sample_rate), noise)
 
 
 def stft(x: np.ndarray, *, sample_rate: int) -> np.ndarray:
     """Complex STFT (bins, frames) with the frames noise reduction works on."""
-    return _stft(x, sample_rate)
+    from scipy.signal import stft as scipy_stft
+
+    return scipy_stft(x, fs=sample_rate, nperseg=FRAME, noverlap=FRAME - HOP)[2]
 
 
 def stft_power(x: np.ndarray, *, sample_rate: int) -> np.ndarray:
     """Power spectrogram (bins, frames) of the frames `reduce_noise` learns the noise from."""
-    return np.abs(_stft(x, sample_rate)) ** 2
+    return np.abs(stft(x, sample_rate=sample_rate)) ** 2
 
 
 def frame_power(x: np.ndarray, centres: np.ndarray) -> np.ndarray:
@@ -114,7 +116,7 @@ def learn_noise(power: np.ndarray) -> NoiseProfile | None:
 
 def subtract_noise(x: np.ndarray, noise: NoiseProfile, *, sample_rate: int) -> np.ndarray:
     """`x` with the noise `noise` (from `learn_noise`) subtracted."""
-    return _subtract(x, _stft(x, sample_rate), noise, sample_rate)
+    return _subtract(x, stft(x, sample_rate=sample_rate), noise, sample_rate)
 
 
 @cache
@@ -130,12 +132,6 @@ def _fluctuation_db(quiet: np.ndarray) -> float:
         return 0.0
     bands = np.add.reduceat(quiet, list(BAND_EDGES), axis=0)[:-1]
     return float(np.median(np.std(10.0 * np.log10(bands + 1e-20), axis=1)))
-
-
-def _stft(x: np.ndarray, sample_rate: int) -> np.ndarray:
-    from scipy.signal import stft
-
-    return stft(x, fs=sample_rate, nperseg=FRAME, noverlap=FRAME - HOP)[2]
 
 
 def _subtract(x: np.ndarray, spec: np.ndarray, noise: NoiseProfile,
